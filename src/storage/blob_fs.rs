@@ -1,0 +1,256 @@
+//! Blobs as files: `blobs/<id[0..2]>/<id[2..4]>/<id>`, written to `blobs/tmp/<random>.tmp`
+//! first, then renamed. A writer holds an exclusive `flock` on the file from creation until its
+//! record is committed ([`BlobGuard`]); cleanup only removes files whose lock it can take, so a
+//! write in flight in another process is never mistaken for a leftover, and a dead writer's
+//! lock is gone with it.
+//!
+//! Blob ids are checked against their exact shape before any path is built, so no id (even one
+//! read from a tampered database) can name a file outside the blob tree. Directories on the
+//! way are never followed through symbolic links.
+
+use super::{BlobFile, BlobGuard, BlobStore};
+use crate::error::{Error, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+pub struct FsBlobs {
+    root: PathBuf,
+}
+
+/// True for the ids this store writes: 64 hex (key hash), '.', 16 hex (write nonce).
+pub fn valid_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() == 81
+        && b[64] == b'.'
+        && b[..64].iter().chain(&b[65..]).all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+}
+
+fn valid_tmp_name(name: &str) -> bool {
+    name.len() == 36 && name.ends_with(".tmp") && name[..32].bytes().all(|c| c.is_ascii_hexdigit())
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::Rng::fill(&mut rand::thread_rng(), &mut buf[..]);
+    hex::encode(buf)
+}
+
+/// A fresh blob id for data of the entry whose key hash is `key_hash` (64 hex).
+pub fn new_id(key_hash: &str) -> String {
+    format!("{key_hash}.{}", random_hex(8))
+}
+
+impl FsBlobs {
+    /// Opens the blob tree under `root` (created if missing).
+    pub fn open(root: &Path) -> Result<Self> {
+        let store = FsBlobs { root: root.to_path_buf() };
+        store.real_dir(&store.root)?;
+        store.real_dir(&store.root.join("tmp"))?;
+        Ok(store)
+    }
+
+    /// Creates `dir` if needed and checks it is a real directory, not a link to elsewhere.
+    fn real_dir(&self, dir: &Path) -> Result<()> {
+        match fs::create_dir(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io(format!("cannot create {}: {e}", dir.display()))),
+        }
+        let meta = fs::symlink_metadata(dir)?;
+        if !meta.file_type().is_dir() {
+            return Err(Error::corrupt(format!("{} is not a directory (a link or a file)", dir.display())));
+        }
+        Ok(())
+    }
+
+    fn dir_of(&self, id: &str) -> PathBuf {
+        self.root.join(&id[0..2]).join(&id[2..4])
+    }
+
+    fn path(&self, id: &str) -> Result<PathBuf> {
+        if !valid_id(id) {
+            return Err(Error::corrupt(format!("invalid blob id {id:?}")));
+        }
+        Ok(self.dir_of(id).join(id))
+    }
+
+    fn ensure_dirs(&self, id: &str) -> Result<()> {
+        let first = self.root.join(&id[0..2]);
+        self.real_dir(&first)?;
+        self.real_dir(&first.join(&id[2..4]))
+    }
+
+    /// Creates a locked temporary file and lets `fill` write it; then moves it to `id`.
+    fn publish(&self, id: &str, durable: bool, fill: impl FnOnce(&Path, &mut File) -> Result<()>) -> Result<BlobGuard> {
+        let dest = self.path(id)?;
+        self.ensure_dirs(id)?;
+        let tmp = self.root.join("tmp").join(format!("{}.tmp", random_hex(16)));
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        file.lock()?;
+        let result = fill(&tmp, &mut file).and_then(|()| {
+            if durable {
+                file.sync_all()?;
+            }
+            fs::rename(&tmp, &dest)?;
+            if durable {
+                File::open(dest.parent().unwrap_or(&self.root))?.sync_all()?;
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        Ok(BlobGuard::file(file))
+    }
+
+    fn walk_dir(&self, dir: &Path, depth: usize, out: &mut Vec<BlobFile>) -> Result<()> {
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let kind = entry.file_type()?;
+            if depth < 2 {
+                let fan_ok = name.len() == 2 && name.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+                if kind.is_dir() && fan_ok {
+                    self.walk_dir(&entry.path(), depth + 1, out)?;
+                } else if depth == 0 && kind.is_dir() && name == "tmp" {
+                    self.walk_tmp(&entry.path(), out)?;
+                }
+            } else if kind.is_file() && valid_id(name) && self.dir_of(name) == dir {
+                out.push(BlobFile {
+                    id: name.to_string(),
+                    size: entry.metadata()?.len(),
+                    temporary: false,
+                    path: entry.path().display().to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn file_path(&self, file: &BlobFile) -> Result<PathBuf> {
+        if file.temporary {
+            if !valid_tmp_name(&file.id) {
+                return Err(Error::invalid("not a temporary file name of this store"));
+            }
+            Ok(self.root.join("tmp").join(&file.id))
+        } else {
+            self.path(&file.id)
+        }
+    }
+
+    fn walk_tmp(&self, dir: &Path, out: &mut Vec<BlobFile>) -> Result<()> {
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if entry.file_type()?.is_file() && valid_tmp_name(name) {
+                out.push(BlobFile {
+                    id: name.to_string(),
+                    size: entry.metadata()?.len(),
+                    temporary: true,
+                    path: entry.path().display().to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl BlobStore for FsBlobs {
+    fn name(&self) -> &'static str {
+        "fs"
+    }
+
+    fn put(&self, id: &str, data: &[u8], durable: bool) -> Result<BlobGuard> {
+        self.publish(id, durable, |_, f| Ok(f.write_all(data)?))
+    }
+
+    fn get(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        match fs::read(self.path(id)?) {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn size(&self, id: &str) -> Result<Option<u64>> {
+        match fs::symlink_metadata(self.path(id)?) {
+            Ok(m) if m.file_type().is_file() => Ok(Some(m.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn copy(&self, src: &str, dst: &str, durable: bool) -> Result<BlobGuard> {
+        let from = self.path(src)?;
+        // std::fs::copy uses copy_file_range on Linux: the kernel copies (or reflinks) the data.
+        self.publish(dst, durable, |tmp, _| {
+            fs::copy(&from, tmp).map_err(|e| {
+                if e.kind() == ErrorKind::NotFound {
+                    Error::corrupt(format!("blob {src} is missing"))
+                } else {
+                    e.into()
+                }
+            })?;
+            Ok(())
+        })
+    }
+
+    fn delete(&self, id: &str) -> Result<()> {
+        match fs::remove_file(self.path(id)?) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn walk(&self) -> Result<Vec<BlobFile>> {
+        let mut out = Vec::new();
+        self.walk_dir(&self.root, 0, &mut out)?;
+        Ok(out)
+    }
+
+    fn is_held(&self, file: &BlobFile) -> bool {
+        let Ok(path) = self.file_path(file) else { return false };
+        match File::open(&path) {
+            Ok(f) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+            Err(_) => false,
+        }
+    }
+
+    fn remove_unheld(&self, file: &BlobFile, still_unreferenced: &dyn Fn() -> Result<bool>) -> Result<bool> {
+        let path = self.file_path(file)?;
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        match f.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
+        // The writer (if any) is done: its record is committed or it died. Check again.
+        if !file.temporary && !still_unreferenced()? {
+            return Ok(false);
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn path_of(&self, id: &str) -> Option<PathBuf> {
+        self.path(id).ok()
+    }
+}

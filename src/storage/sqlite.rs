@@ -1,0 +1,629 @@
+//! SQLite metadata backend: WAL, prepared (cached) statements, set-based filters compiled to
+//! SQL, one `BEGIN IMMEDIATE` transaction per write call, a small connection pool so readers
+//! on several threads run in parallel.
+
+use super::filter::{Cond, Filter, Order, Value};
+use super::{Action, Loaded, MetadataBackend, Outcome, Payload, Record, Scanned, TxBody};
+use crate::error::{Error, Result};
+use rusqlite::types::Value as Sql;
+use rusqlite::{params_from_iter, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How long a call waits for another writer (thread or process) before CACHENESS_BUSY.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+const SCHEMA_VERSION: i64 = 1;
+const COLS: &str = "key, params, data_type, description, size, content_hash, version, created_at, \
+                    accessed_at, access_count, expires_at, metadata, blob, signature";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS cacheness_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    ns TEXT NOT NULL, key TEXT NOT NULL, params TEXT NOT NULL, data_type TEXT NOT NULL,
+    description TEXT NOT NULL, size INTEGER NOT NULL, content_hash TEXT NOT NULL,
+    version INTEGER NOT NULL, created_at INTEGER NOT NULL, accessed_at INTEGER NOT NULL,
+    access_count INTEGER NOT NULL, expires_at INTEGER, metadata TEXT NOT NULL, blob TEXT,
+    inline BLOB, signature TEXT NOT NULL, UNIQUE (ns, key));
+CREATE INDEX IF NOT EXISTS entries_created ON entries (ns, created_at, key);
+CREATE INDEX IF NOT EXISTS entries_accessed ON entries (ns, accessed_at, key);
+CREATE INDEX IF NOT EXISTS entries_expires ON entries (ns, expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_blob ON entries (blob) WHERE blob IS NOT NULL;
+CREATE TABLE IF NOT EXISTS ns_totals (ns TEXT PRIMARY KEY, entries INTEGER NOT NULL,
+    total_size INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS entries_ins AFTER INSERT ON entries BEGIN
+    INSERT INTO ns_totals (ns, entries, total_size) VALUES (new.ns, 1, new.size)
+    ON CONFLICT (ns) DO UPDATE SET entries = entries + 1, total_size = total_size + new.size;
+END;
+CREATE TRIGGER IF NOT EXISTS entries_del AFTER DELETE ON entries BEGIN
+    UPDATE ns_totals SET entries = entries - 1, total_size = total_size - old.size WHERE ns = old.ns;
+END;
+CREATE TRIGGER IF NOT EXISTS entries_upd AFTER UPDATE OF size ON entries BEGIN
+    UPDATE ns_totals SET total_size = total_size - old.size + new.size WHERE ns = new.ns;
+END;
+";
+
+pub struct Sqlite {
+    path: PathBuf,
+    full_sync: bool,
+    pool: Mutex<Vec<Connection>>,
+}
+
+impl Sqlite {
+    /// Opens (creating if needed) the database at `path`. `full_sync`: fsync on every commit.
+    pub fn open(path: &Path, full_sync: bool) -> Result<Self> {
+        let db = Sqlite { path: path.to_path_buf(), full_sync, pool: Mutex::new(Vec::new()) };
+        let mut conn = db.connect()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(SCHEMA)?;
+        let found: Option<String> = tx
+            .query_row("SELECT value FROM cacheness_meta WHERE name = 'schema_version'", [], |r| r.get(0))
+            .optional()?;
+        match found.as_deref().map(str::parse::<i64>) {
+            None => {
+                tx.execute(
+                    "INSERT INTO cacheness_meta (name, value) VALUES ('schema_version', ?1)",
+                    [SCHEMA_VERSION.to_string()],
+                )?;
+            }
+            Some(Ok(v)) if v == SCHEMA_VERSION => {}
+            Some(Ok(v)) if v > SCHEMA_VERSION => {
+                return Err(Error::backend(format!(
+                    "database schema version {v} is newer than this library supports ({SCHEMA_VERSION})"
+                )))
+            }
+            Some(_) => return Err(Error::corrupt("database schema version is unreadable")),
+        }
+        tx.commit()?;
+        db.give_back(conn);
+        Ok(db)
+    }
+
+    fn connect(&self) -> Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // A read-only database cannot switch to WAL; it can still be read.
+        let _ = conn.pragma_update(None, "journal_mode", "WAL");
+        conn.pragma_update(None, "synchronous", if self.full_sync { "FULL" } else { "NORMAL" })?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "cache_size", -8192)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut pool) = self.pool.lock() {
+            if pool.len() < 8 {
+                pool.push(conn);
+            }
+        }
+    }
+
+    /// Runs `f` on a pooled connection (opening one if all are busy).
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let taken = self.pool.lock().map_err(|_| Error::backend("connection pool poisoned"))?.pop();
+        let mut conn = match taken {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        let out = f(&mut conn);
+        if conn.is_autocommit() {
+            self.give_back(conn);
+        }
+        out
+    }
+}
+
+fn row_to_record(row: &Row<'_>) -> rusqlite::Result<Record> {
+    Ok(Record {
+        key: row.get(0)?,
+        params: row.get(1)?,
+        data_type: row.get(2)?,
+        description: row.get(3)?,
+        size: row.get::<_, i64>(4)?.try_into().map_err(|_| bad_col(4))?,
+        content_hash: row.get(5)?,
+        version: row.get::<_, i64>(6)?.try_into().map_err(|_| bad_col(6))?,
+        created_at: row.get(7)?,
+        accessed_at: row.get(8)?,
+        access_count: row.get::<_, i64>(9)?.try_into().map_err(|_| bad_col(9))?,
+        expires_at: row.get(10)?,
+        metadata: row.get(11)?,
+        blob: row.get(12)?,
+        signature: row.get(13)?,
+    })
+}
+
+fn bad_col(i: usize) -> rusqlite::Error {
+    rusqlite::Error::IntegralValueOutOfRange(i, -1)
+}
+
+fn int(v: u64) -> Sql {
+    Sql::Integer(v.min(i64::MAX as u64) as i64)
+}
+
+fn json_path(name: &str) -> String {
+    format!("$.\"{name}\"")
+}
+
+/// Appends the SQL for one JSON equality test of `col` at `path` against `v`.
+fn json_eq_sql(col: &str, path: &str, v: &serde_json::Value, args: &mut Vec<Sql>) -> String {
+    use serde_json::Value as J;
+    args.push(Sql::Text(path.to_string()));
+    let p = args.len();
+    match v {
+        J::Null => format!("json_type({col}, ?{p}) = 'null'"),
+        J::Bool(true) => format!("json_type({col}, ?{p}) = 'true'"),
+        J::Bool(false) => format!("json_type({col}, ?{p}) = 'false'"),
+        J::String(s) => {
+            args.push(Sql::Text(s.clone()));
+            format!("(json_type({col}, ?{p}) = 'text' AND json_extract({col}, ?{p}) = ?{})", args.len())
+        }
+        J::Number(n) => {
+            args.push(match n.as_i64() {
+                Some(i) => Sql::Integer(i),
+                None => Sql::Real(n.as_f64().unwrap_or(f64::NAN)),
+            });
+            format!("(json_type({col}, ?{p}) IN ('integer', 'real') AND json_extract({col}, ?{p}) = ?{})", args.len())
+        }
+        J::Array(_) | J::Object(_) => {
+            args.push(Sql::Text(crate::cache::keys::canonical_value(v)));
+            format!("(json_type({col}, ?{p}) IN ('object', 'array') AND json_extract({col}, ?{p}) = ?{})", args.len())
+        }
+    }
+}
+
+/// Escapes GLOB's special characters so the text matches itself.
+fn glob_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 1);
+    for c in s.chars() {
+        match c {
+            '*' | '?' | '[' => {
+                out.push('[');
+                out.push(c);
+                out.push(']');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Compiles a filter to a SQL condition over `entries`, pushing its arguments.
+pub(crate) fn where_sql(f: &Filter, args: &mut Vec<Sql>) -> String {
+    let mut parts = Vec::new();
+    for c in &f.0 {
+        let sql = match c {
+            Cond::KeyPrefix(p) => {
+                // GLOB with a literal prefix lets SQLite use the (ns, key) index as a range.
+                args.push(Sql::Text(format!("{}*", glob_literal(p))));
+                format!("key GLOB ?{}", args.len())
+            }
+            Cond::DataType(t) => {
+                args.push(Sql::Text(t.clone()));
+                format!("data_type = ?{}", args.len())
+            }
+            Cond::CreatedBefore(t) => bind(args, Sql::Integer(*t), "created_at < ?"),
+            Cond::CreatedAfter(t) => bind(args, Sql::Integer(*t), "created_at > ?"),
+            Cond::AccessedBefore(t) => bind(args, Sql::Integer(*t), "accessed_at < ?"),
+            Cond::ExpiresBefore(t) => bind(args, Sql::Integer(*t), "expires_at IS NOT NULL AND expires_at < ?"),
+            Cond::MinSize(n) => bind(args, int(*n), "size >= ?"),
+            Cond::MaxSize(n) => bind(args, int(*n), "size <= ?"),
+            Cond::AliveAt(t) => bind(args, Sql::Integer(*t), "(expires_at IS NULL OR expires_at > ?)"),
+            Cond::Eq { field, name, value } => json_eq_sql(field.column(), &json_path(name), value, args),
+            Cond::In { field, name, values } => {
+                if values.is_empty() {
+                    "0".to_string()
+                } else {
+                    let path = json_path(name);
+                    let ors: Vec<String> = values.iter().map(|v| json_eq_sql(field.column(), &path, v, args)).collect();
+                    format!("({})", ors.join(" OR "))
+                }
+            }
+            Cond::Prefix { field, name, prefix } => {
+                let col = field.column();
+                args.push(Sql::Text(json_path(name)));
+                let p = args.len();
+                args.push(Sql::Text(prefix.clone()));
+                let x = args.len();
+                format!(
+                    "(json_type({col}, ?{p}) = 'text' AND substr(json_extract({col}, ?{p}), 1, length(?{x})) = ?{x})"
+                )
+            }
+            Cond::Glob { field, name, pattern } => {
+                let col = field.column();
+                args.push(Sql::Text(json_path(name)));
+                let p = args.len();
+                args.push(Sql::Text(pattern.clone()));
+                format!("(json_type({col}, ?{p}) = 'text' AND json_extract({col}, ?{p}) GLOB ?{})", args.len())
+            }
+            Cond::Exists { field, name, exists } => {
+                args.push(Sql::Text(json_path(name)));
+                let not = if *exists { "NOT " } else { "" };
+                format!("json_type({}, ?{}) IS {not}NULL", field.column(), args.len())
+            }
+        };
+        parts.push(sql);
+    }
+    if parts.is_empty() {
+        "1".to_string()
+    } else {
+        parts.join(" AND ")
+    }
+}
+
+fn bind(args: &mut Vec<Sql>, v: Sql, sql: &str) -> String {
+    args.push(v);
+    format!("{}{}", sql, args.len())
+}
+
+/// JSON array text of keys, for `key IN (SELECT value FROM json_each(?))`: one statement per batch.
+fn keys_json(keys: &[&str]) -> String {
+    serde_json::to_string(keys).unwrap_or_else(|_| "[]".into())
+}
+
+fn load_many(conn: &Connection, ns: &str, keys: &[&str]) -> Result<Vec<Option<Record>>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM entries WHERE ns = ?1 AND key IN (SELECT value FROM json_each(?2))"
+    ))?;
+    let mut found: std::collections::HashMap<String, Record> = std::collections::HashMap::new();
+    let rows = stmt.query_map(rusqlite::params![ns, keys_json(keys)], row_to_record)?;
+    for r in rows {
+        let r = r.map_err(|e| Error::corrupt(format!("unreadable record: {e}")))?;
+        found.insert(r.key.clone(), r);
+    }
+    Ok(keys.iter().map(|k| found.get(*k).cloned()).collect())
+}
+
+fn insert_or_replace(conn: &Connection, ns: &str, r: &Record, payload: &Payload) -> Result<()> {
+    let base = [
+        Sql::Text(ns.into()),
+        Sql::Text(r.key.clone()),
+        Sql::Text(r.params.clone()),
+        Sql::Text(r.data_type.clone()),
+        Sql::Text(r.description.clone()),
+        int(r.size),
+        Sql::Text(r.content_hash.clone()),
+        int(r.version),
+        Sql::Integer(r.created_at),
+        Sql::Integer(r.accessed_at),
+        int(r.access_count),
+        r.expires_at.map_or(Sql::Null, Sql::Integer),
+        Sql::Text(r.metadata.clone()),
+        Sql::Text(r.signature.clone()),
+    ];
+    const FIELDS: &str = "ns, key, params, data_type, description, size, content_hash, version, \
+        created_at, accessed_at, access_count, expires_at, metadata, signature";
+    const SET: &str = "params = excluded.params, data_type = excluded.data_type, \
+        description = excluded.description, size = excluded.size, content_hash = excluded.content_hash, \
+        version = excluded.version, created_at = excluded.created_at, accessed_at = excluded.accessed_at, \
+        access_count = excluded.access_count, expires_at = excluded.expires_at, \
+        metadata = excluded.metadata, signature = excluded.signature";
+    match payload {
+        Payload::Keep => {
+            let mut stmt = conn.prepare_cached(&format!(
+                "UPDATE entries SET params = ?3, data_type = ?4, description = ?5, size = ?6, \
+                 content_hash = ?7, version = ?8, created_at = ?9, accessed_at = ?10, \
+                 access_count = ?11, expires_at = ?12, metadata = ?13, signature = ?14 \
+                 WHERE ns = ?1 AND key = ?2"
+            ))?;
+            stmt.execute(params_from_iter(base.iter()))?;
+        }
+        Payload::Inline(_) | Payload::Blob => {
+            let (blob, inline) = match payload {
+                Payload::Inline(d) => (Sql::Null, Sql::Blob(d.clone())),
+                _ => (r.blob.clone().map_or(Sql::Null, Sql::Text), Sql::Null),
+            };
+            let mut stmt = conn.prepare_cached(&format!(
+                "INSERT INTO entries ({FIELDS}, blob, inline) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+                 ON CONFLICT (ns, key) DO UPDATE SET {SET}, blob = excluded.blob, inline = excluded.inline"
+            ))?;
+            stmt.execute(params_from_iter(base.iter().chain([&blob, &inline])))?;
+        }
+    }
+    Ok(())
+}
+
+/// Evicts least recently accessed records of `ns` (never `protect`) until the total fits.
+fn evict(conn: &Connection, ns: &str, limit: u64, protect: &[&str], out: &mut Outcome) -> Result<()> {
+    let total: i64 =
+        conn.query_row("SELECT total_size FROM ns_totals WHERE ns = ?1", [ns], |r| r.get(0)).optional()?.unwrap_or(0);
+    let mut excess = total - limit.min(i64::MAX as u64) as i64;
+    if excess <= 0 {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, size, blob FROM entries WHERE ns = ?1 AND key NOT IN (SELECT value FROM json_each(?2)) \
+         ORDER BY accessed_at, key",
+    )?;
+    let mut victims = Vec::new();
+    let mut rows = stmt.query(rusqlite::params![ns, keys_json(protect)])?;
+    while excess > 0 {
+        let Some(row) = rows.next()? else { break };
+        let (key, size, blob): (String, i64, Option<String>) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        excess -= size;
+        victims.push((key, blob));
+    }
+    drop(rows);
+    let mut del = conn.prepare_cached("DELETE FROM entries WHERE ns = ?1 AND key = ?2")?;
+    for (key, blob) in victims {
+        del.execute(rusqlite::params![ns, key])?;
+        out.evicted += 1;
+        out.dead_blobs.extend(blob);
+    }
+    Ok(())
+}
+
+impl MetadataBackend for Sqlite {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn get(&self, ns: &str, key: &str) -> Result<Option<Record>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&format!("SELECT {COLS} FROM entries WHERE ns = ?1 AND key = ?2"))?;
+            Ok(stmt.query_row(rusqlite::params![ns, key], row_to_record).optional()?)
+        })
+    }
+
+    fn read(&self, ns: &str, keys: &[&str], cond: &Filter, access: Option<i64>) -> Result<Vec<Option<Loaded>>> {
+        self.with(|c| {
+            let mut args = vec![Sql::Text(ns.into()), Sql::Text(keys_json(keys))];
+            let mut sql = match access {
+                Some(now) => {
+                    args.push(Sql::Integer(now));
+                    format!(
+                        "UPDATE entries SET accessed_at = ?3, access_count = access_count + 1 WHERE ns = ?1 \
+                         AND key IN (SELECT value FROM json_each(?2)) AND ({}) RETURNING {COLS}, inline",
+                        where_sql(cond, &mut args)
+                    )
+                }
+                None => format!(
+                    "SELECT {COLS}, inline FROM entries WHERE ns = ?1 \
+                     AND key IN (SELECT value FROM json_each(?2)) AND ({})",
+                    where_sql(cond, &mut args)
+                ),
+            };
+            if keys.len() == 1 {
+                // One key: the index lookup is simpler than json_each.
+                sql = sql.replace("key IN (SELECT value FROM json_each(?2))", "key = ?2");
+                args[1] = Sql::Text(keys[0].to_string());
+            }
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut found = std::collections::HashMap::with_capacity(keys.len());
+            let mut rows = stmt.query(params_from_iter(args.iter()))?;
+            while let Some(row) = rows.next()? {
+                let rec = row_to_record(row).map_err(|e| Error::corrupt(format!("unreadable record: {e}")))?;
+                let inline: Option<Vec<u8>> = row.get(14)?;
+                found.insert(rec.key.clone(), (rec, inline));
+            }
+            drop(rows);
+            Ok(keys.iter().map(|k| found.get(*k).cloned()).collect())
+        })
+    }
+
+    fn transact(&self, ns: &str, keys: &[&str], size_limit: Option<u64>, body: &mut TxBody<'_>) -> Result<Outcome> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current = load_many(&tx, ns, keys)?;
+            let actions = body(&current)?;
+            if actions.len() != keys.len() {
+                return Err(Error::backend("transaction body returned the wrong number of actions"));
+            }
+            let mut out = Outcome::default();
+            let assigned: Vec<String> = actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Put(r, Payload::Blob) => r.blob.clone(),
+                    _ => None,
+                })
+                .collect();
+            for ((key, old), action) in keys.iter().zip(&current).zip(actions) {
+                match action {
+                    Action::Nothing => {}
+                    Action::Delete => {
+                        if let Some(old) = old {
+                            tx.prepare_cached("DELETE FROM entries WHERE ns = ?1 AND key = ?2")?
+                                .execute(rusqlite::params![ns, key])?;
+                            out.dead_blobs.extend(old.blob.clone());
+                        }
+                    }
+                    Action::Put(rec, payload) => {
+                        if rec.key != *key {
+                            return Err(Error::backend("transaction body put a record under another key"));
+                        }
+                        if matches!(payload, Payload::Keep) && old.is_none() {
+                            return Err(Error::backend("metadata-only write of a missing record"));
+                        }
+                        insert_or_replace(&tx, ns, &rec, &payload)?;
+                        if let Some(old) = old {
+                            let new_blob = if matches!(payload, Payload::Keep) { &old.blob } else { &rec.blob };
+                            if old.blob.is_some() && old.blob != *new_blob {
+                                out.dead_blobs.extend(old.blob.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            // A blob handed from one record to another (a move) is not dead.
+            out.dead_blobs.retain(|b| !assigned.contains(b));
+            if let Some(limit) = size_limit {
+                evict(&tx, ns, limit, keys, &mut out)?;
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn delete_where(&self, ns: &str, filter: &Filter) -> Result<(u64, Vec<String>)> {
+        self.with(|c| {
+            let mut args = vec![Sql::Text(ns.into())];
+            let sql =
+                format!("DELETE FROM entries WHERE ns = ?1 AND ({}) RETURNING blob", where_sql(filter, &mut args));
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut n = 0u64;
+            let mut blobs = Vec::new();
+            {
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let mut rows = stmt.query(params_from_iter(args.iter()))?;
+                while let Some(row) = rows.next()? {
+                    n += 1;
+                    if let Some(b) = row.get::<_, Option<String>>(0)? {
+                        blobs.push(b);
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok((n, blobs))
+        })
+    }
+
+    fn set_expiry_where(&self, ns: &str, filter: &Filter, expires_at: Option<i64>) -> Result<u64> {
+        self.with(|c| {
+            let mut args = vec![Sql::Text(ns.into()), expires_at.map_or(Sql::Null, Sql::Integer)];
+            let sql =
+                format!("UPDATE entries SET expires_at = ?2 WHERE ns = ?1 AND ({})", where_sql(filter, &mut args));
+            let n = c.prepare_cached(&sql)?.execute(params_from_iter(args.iter()))?;
+            Ok(n as u64)
+        })
+    }
+
+    fn update_where(
+        &self,
+        ns: &str,
+        filter: &Filter,
+        body: &mut dyn FnMut(&Record) -> Result<Option<Record>>,
+    ) -> Result<u64> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut args = vec![Sql::Text(ns.into())];
+            let sql = format!("SELECT {COLS} FROM entries WHERE ns = ?1 AND ({})", where_sql(filter, &mut args));
+            let records: Vec<Record> = {
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let rows = stmt.query_map(params_from_iter(args.iter()), row_to_record)?;
+                rows.collect::<rusqlite::Result<_>>().map_err(|e| Error::corrupt(format!("unreadable record: {e}")))?
+            };
+            let mut n = 0;
+            for r in &records {
+                if let Some(new) = body(r)? {
+                    insert_or_replace(&tx, ns, &new, &Payload::Keep)?;
+                    n += 1;
+                }
+            }
+            tx.commit()?;
+            Ok(n)
+        })
+    }
+
+    fn list(
+        &self,
+        ns: &str,
+        filter: &Filter,
+        order: Order,
+        after: Option<&(Value, String)>,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        self.with(|c| {
+            let mut args = vec![Sql::Text(ns.into())];
+            let mut sql = format!("SELECT {COLS} FROM entries WHERE ns = ?1 AND ({})", where_sql(filter, &mut args));
+            let col = order.column();
+            if let Some((v, k)) = after {
+                let v = match v {
+                    Value::Int(i) => Sql::Integer(*i),
+                    Value::Text(t) => Sql::Text(t.clone()),
+                };
+                if order == Order::Key {
+                    args.push(Sql::Text(k.clone()));
+                    sql += &format!(" AND key > ?{}", args.len());
+                } else {
+                    args.push(v);
+                    let a = args.len();
+                    args.push(Sql::Text(k.clone()));
+                    sql += &format!(" AND ({col} > ?{a} OR ({col} = ?{a} AND key > ?{}))", args.len());
+                }
+            }
+            if order == Order::Key {
+                sql += " ORDER BY key";
+            } else {
+                sql += &format!(" ORDER BY {col}, key");
+            }
+            args.push(int(limit as u64));
+            sql += &format!(" LIMIT ?{}", args.len());
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args.iter()), row_to_record)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| Error::corrupt(format!("unreadable record: {e}")))
+        })
+    }
+
+    fn scan(&self, ns: &str, after_key: Option<&str>, limit: usize) -> Result<Vec<Scanned>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {COLS} FROM entries WHERE ns = ?1 AND key > ?2 ORDER BY key LIMIT ?3"
+            ))?;
+            let mut rows = stmt.query(rusqlite::params![ns, after_key.unwrap_or(""), limit as i64])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(match row_to_record(row) {
+                    Ok(r) => Scanned::Ok(r),
+                    Err(e) => {
+                        Scanned::Invalid { key: row.get::<_, String>(0).unwrap_or_default(), reason: e.to_string() }
+                    }
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn totals(&self, ns: &str) -> Result<(u64, u64)> {
+        self.with(|c| {
+            let t: Option<(i64, i64)> = c
+                .prepare_cached("SELECT entries, total_size FROM ns_totals WHERE ns = ?1")?
+                .query_row([ns], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let (n, s) = t.unwrap_or((0, 0));
+            Ok((n.max(0) as u64, s.max(0) as u64))
+        })
+    }
+
+    fn referenced_blobs(&self, ids: &[String]) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT DISTINCT blob FROM entries WHERE blob IN (SELECT value FROM json_each(?1))")?;
+            let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+            let rows = stmt.query_map([json], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn remove_raw(&self, ns: &str, key: &str) -> Result<Option<String>> {
+        self.with(|c| {
+            let blob: Option<Option<String>> = c
+                .prepare_cached("DELETE FROM entries WHERE ns = ?1 AND key = ?2 RETURNING blob")?
+                .query_row(rusqlite::params![ns, key], |r| r.get::<_, Option<String>>(0))
+                .optional()?;
+            Ok(blob.flatten())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::filter::Field;
+
+    #[test]
+    fn filters_compile_to_one_condition() {
+        let f = Filter(vec![
+            Cond::KeyPrefix("ab*".into()),
+            Cond::Eq { field: Field::Params, name: "x".into(), value: serde_json::json!(1) },
+        ]);
+        let mut args = Vec::new();
+        let sql = where_sql(&f, &mut args);
+        assert!(sql.starts_with("key GLOB ?1 AND "), "{sql}");
+        assert_eq!(args[0], Sql::Text("ab[*]*".into()));
+    }
+}
