@@ -255,9 +255,10 @@ pub(crate) fn where_sql(f: &Filter, args: &mut Vec<Sql>) -> String {
     }
 }
 
+/// Pushes `v` and numbers the one `?` in `sql` after it.
 fn bind(args: &mut Vec<Sql>, v: Sql, sql: &str) -> String {
     args.push(v);
-    format!("{}{}", sql, args.len())
+    sql.replacen('?', &format!("?{}", args.len()), 1)
 }
 
 /// JSON array text of keys, for `key IN (SELECT value FROM json_each(?))`: one statement per batch.
@@ -624,6 +625,9 @@ mod tests {
         let mut args = Vec::new();
         let sql = where_sql(&f, &mut args);
         assert!(sql.starts_with("key GLOB ?1 AND "), "{sql}");
+        let mut args = Vec::new();
+        let sql = where_sql(&Filter(vec![Cond::AliveAt(5), Cond::MinSize(1)]), &mut args);
+        assert_eq!(sql, "(expires_at IS NULL OR expires_at > ?1) AND size >= ?2");
         assert_eq!(args[0], Sql::Text("ab[*]*".into()));
     }
 }
