@@ -2,13 +2,16 @@
 //! library's JSON with `--json`. Exit codes: 0 success, 1 failure (a miss, a failed verify, I/O),
 //! 2 invalid usage or argument.
 
+#[path = "cacheness/commands.rs"]
+mod commands;
+#[path = "cacheness/show.rs"]
+mod show;
+
 use cacheness::{Cache, Code};
 use clap::{Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
-use std::io::{self, IsTerminal, Read, Write};
+use std::io;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "cacheness", version, about = "Inspect and maintain a cacheness cache directory")]
@@ -43,11 +46,13 @@ enum Cmd {
         /// Show at most N entries
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         limit: Option<u64>,
+        /// Sort order
         #[arg(long, value_enum, default_value_t = Order::CreatedAt)]
         order: Order,
     },
     /// Write an entry's data to stdout or FILE (exit code 1 on a miss)
     Get {
+        /// Params JSON, 64-hex key or unique key prefix
         selector: String,
         /// Write the data to FILE (with --json, print the entry's metadata)
         #[arg(long, short, value_name = "FILE")]
@@ -55,26 +60,30 @@ enum Cmd {
     },
     /// Store data from FILE or stdin under the key of PARAMS_JSON
     Put {
+        /// The params object whose key names the entry, e.g. '{"experiment":"exp_001"}'
         params_json: String,
         /// Read the data from FILE instead of stdin
         #[arg(long, short, value_name = "FILE")]
         file: Option<String>,
         /// Time to live in seconds, or "never" (default: the cache's default TTL)
-        #[arg(long, value_name = "SECONDS", value_parser = parse_ttl)]
+        #[arg(long, value_name = "SECONDS", value_parser = parse_ttl, allow_negative_numbers = true)]
         ttl: Option<Value>,
         /// Custom metadata object
         #[arg(long, value_name = "JSON")]
         metadata: Option<String>,
+        /// Data type label (default "bytes")
         #[arg(long, value_name = "T")]
         data_type: Option<String>,
+        /// Free-text description
         #[arg(long, value_name = "TEXT")]
         description: Option<String>,
     },
     /// Restart an entry's TTL (exit code 1 on a miss)
     Touch {
+        /// Params JSON, 64-hex key or unique key prefix
         selector: String,
         /// New time to live in seconds, or "never" (default: the cache's default TTL)
-        #[arg(long, value_name = "SECONDS", value_parser = parse_ttl)]
+        #[arg(long, value_name = "SECONDS", value_parser = parse_ttl, allow_negative_numbers = true)]
         ttl: Option<Value>,
     },
     /// Check every entry and the blob tree (exit code 1 when issues are found)
@@ -93,7 +102,9 @@ enum Cmd {
     CleanupExpired,
     /// Write entries to a tar.gz (or tar) archive
     Export {
+        /// Archive to write
         file: String,
+        /// Export only the live entries matching this filter
         #[arg(long, value_name = "JSON")]
         filter: Option<String>,
         /// Write a plain tar
@@ -102,6 +113,7 @@ enum Cmd {
     },
     /// Read entries from an archive written by export
     Import {
+        /// Archive to read
         file: String,
         /// Replace existing entries (default: keep them)
         #[arg(long)]
@@ -109,6 +121,7 @@ enum Cmd {
     },
     /// Delete the live entries matching --filter ('{}' deletes every live entry)
     Delete {
+        /// Filter object (required)
         #[arg(long, value_name = "JSON")]
         filter: Option<String>,
     },
@@ -195,7 +208,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match std::panic::catch_unwind(|| run(&cli)) {
+    match std::panic::catch_unwind(|| commands::run(&cli)) {
         Ok(Ok(code)) => ExitCode::from(code),
         Ok(Err(Fail(code, msg))) => {
             if let Some(m) = msg {
@@ -214,7 +227,7 @@ fn open(cli: &Cli, creates: bool) -> Res<Cache> {
         None => Map::new(),
         Some(s) => match object_arg("--config", s)? {
             Value::Object(m) => m,
-            _ => unreachable!(),
+            _ => Map::new(), // object_arg accepts objects only
         },
     };
     if let Some(d) = &cli.dir {
@@ -237,6 +250,9 @@ fn open(cli: &Cli, creates: bool) -> Res<Cache> {
 /// The key a selector names; a short hex prefix is resolved through a key_prefix listing.
 fn resolve(cache: &Cache, sel: &str) -> Res<String> {
     let s = sel.trim();
+    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(s.to_ascii_lowercase());
+    }
     if (4..64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         let filter = json!({ "key_prefix": s.to_ascii_lowercase() }).to_string();
         let page = lib_json(&cache.list(Some(&filter), Some(r#"{"limit": 2, "order": "key"}"#))?);
@@ -247,316 +263,4 @@ fn resolve(cache: &Cache, sel: &str) -> Res<String> {
         };
     }
     Ok(sel.to_string())
-}
-
-fn out(text: &str) -> Res<()> {
-    let mut o = io::stdout().lock();
-    o.write_all(text.as_bytes())?;
-    o.write_all(b"\n")?;
-    Ok(o.flush()?)
-}
-
-/// A progress bar (or spinner when `len` is None) on stderr, only when stdout is a terminal.
-fn progress(len: Option<u64>, msg: &'static str) -> ProgressBar {
-    if !io::stdout().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = match len {
-        Some(n) => ProgressBar::new(n).with_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        ),
-        None => ProgressBar::new_spinner(),
-    };
-    pb.set_message(msg);
-    pb.enable_steady_tick(Duration::from_millis(120));
-    pb
-}
-
-fn human_size(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    let (mut v, mut unit) = (n as f64, "B");
-    for u in UNITS {
-        if v < 1024.0 {
-            break;
-        }
-        v /= 1024.0;
-        unit = u;
-    }
-    if unit == "B" {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {unit}")
-    }
-}
-
-fn expiry(v: &Value) -> String {
-    v.as_str().map_or_else(|| "never".into(), str::to_string)
-}
-
-/// After put/touch: the entry's metadata (JSON), or one sentence.
-fn report_entry(cache: &Cache, key: &str, json: bool, verb: &str) -> Res<()> {
-    match (cache.get_metadata(key)?, json) {
-        (Some(m), true) => out(&m),
-        (None, true) => out(&json!({ "cache_key": key }).to_string()),
-        (Some(m), false) => {
-            let m = lib_json(&m);
-            let size = human_size(m["size"].as_u64().unwrap_or(0));
-            out(&format!("{verb} {key} ({size}, expires: {})", expiry(&m["expires_at"])))
-        }
-        (None, false) => out(&format!("{verb} {key}")),
-    }
-}
-
-fn count(json: bool, n: u64, sentence: String) -> Res<()> {
-    out(&if json { json!({ "count": n }).to_string() } else { sentence })
-}
-
-fn issue_line(i: &Value) -> String {
-    let mut s = format!("  {}", i["issue"].as_str().unwrap_or("?"));
-    if let Some(a) = i["action"].as_str() {
-        s = format!("  {a}: {}", s.trim_start());
-    }
-    for (field, label) in [("cache_key", "entry"), ("key", "entry"), ("path", "file")] {
-        if let Some(v) = i[field].as_str() {
-            s.push_str(&format!(" {label} {v}"));
-        }
-    }
-    s
-}
-
-fn run(cli: &Cli) -> Res<u8> {
-    let json = cli.json;
-    match &cli.cmd {
-        Cmd::Stats => {
-            let s = open(cli, false)?.stats()?;
-            if json {
-                return out(&s).map(|_| 0);
-            }
-            let v = lib_json(&s);
-            let total = v["total_size"].as_u64().unwrap_or(0);
-            out(&format!("entries:     {}", v["entries"]))?;
-            out(&format!("total size:  {} ({total} bytes)", human_size(total)))?;
-            out(&format!("namespace:   {}", v["namespace"].as_str().unwrap_or("?")))?;
-            out(&format!("backends:    {} metadata, {} blobs", v["metadata_backend"], v["blob_backend"])
-                .replace('"', ""))?;
-            let limit = v["max_size_bytes"].as_u64().map_or("none".into(), human_size);
-            out(&format!("size limit:  {limit}"))?;
-            let ttl = v["default_ttl_seconds"].as_f64().map_or("none".into(), |t| format!("{t} s"));
-            out(&format!("default TTL: {ttl}"))?;
-        }
-        Cmd::List { filter, limit, order } => {
-            let cache = open(cli, false)?;
-            let order = order.to_possible_value().map(|v| v.get_name().to_string());
-            let (mut cursor, mut shown) = (Value::Null, 0u64);
-            let mut o = io::stdout().lock();
-            loop {
-                let want = limit.map_or(1000, |l| (l - shown).min(1000));
-                if want == 0 {
-                    break;
-                }
-                let opts = json!({ "limit": want, "order": order, "cursor": cursor }).to_string();
-                let page = lib_json(&cache.list(filter.as_deref(), Some(&opts))?);
-                for e in page["entries"].as_array().into_iter().flatten() {
-                    if json {
-                        write!(o, "{}{e}", if shown == 0 { "{\"entries\":[" } else { "," })?;
-                    } else {
-                        if shown == 0 {
-                            writeln!(o, "{:<12}  {:<40}  {:>9}  {:<24}  EXPIRES", "KEY", "PARAMS", "SIZE", "CREATED")?;
-                        }
-                        let mut params = e["params"].to_string();
-                        if params.chars().count() > 40 {
-                            params = params.chars().take(39).chain(['…']).collect();
-                        }
-                        let key = e["cache_key"].as_str().unwrap_or("").get(..12).unwrap_or("");
-                        let size = human_size(e["size"].as_u64().unwrap_or(0));
-                        let created = e["created_at"].as_str().unwrap_or("");
-                        writeln!(o, "{key:<12}  {params:<40}  {size:>9}  {created:<24}  {}", expiry(&e["expires_at"]))?;
-                    }
-                    shown += 1;
-                }
-                cursor = page["next_cursor"].clone();
-                if !cursor.is_string() {
-                    break;
-                }
-            }
-            match (json, shown) {
-                (true, 0) => writeln!(o, "{{\"entries\":[]}}")?,
-                (true, _) => writeln!(o, "]}}")?,
-                (false, 0) => writeln!(o, "no entries")?,
-                (false, n) => writeln!(o, "{n} {}", if n == 1 { "entry" } else { "entries" })?,
-            }
-            o.flush()?;
-        }
-        Cmd::Get { selector, output } => {
-            let cache = open(cli, false)?;
-            let key = resolve(&cache, selector)?;
-            let Some((data, meta)) = cache.get_with_metadata(&key)? else {
-                return Err(fail(format!("not found: {selector}")));
-            };
-            match output {
-                Some(path) => {
-                    std::fs::write(path, &data).map_err(|e| fail(format!("cannot write {path}: {e}")))?;
-                    if json {
-                        out(&meta)?;
-                    }
-                }
-                None => {
-                    let mut o = io::stdout().lock();
-                    o.write_all(&data)?;
-                    o.flush()?;
-                }
-            }
-        }
-        Cmd::Put { params_json, file, ttl, metadata, data_type, description } => {
-            let mut opts = Map::new();
-            if let Some(t) = ttl {
-                opts.insert("ttl_seconds".into(), t.clone());
-            }
-            if let Some(m) = metadata {
-                opts.insert("metadata".into(), object_arg("--metadata", m)?);
-            }
-            if let Some(t) = data_type {
-                opts.insert("data_type".into(), json!(t));
-            }
-            if let Some(d) = description {
-                opts.insert("description".into(), json!(d));
-            }
-            let cache = open(cli, true)?;
-            let data = match file {
-                Some(f) => std::fs::read(f).map_err(|e| fail(format!("cannot read {f}: {e}")))?,
-                None => {
-                    if io::stdin().is_terminal() {
-                        eprintln!("cacheness: reading the data from stdin (end with Ctrl-D)");
-                    }
-                    let mut d = Vec::new();
-                    io::stdin().lock().read_to_end(&mut d).map_err(|e| fail(format!("cannot read stdin: {e}")))?;
-                    d
-                }
-            };
-            let opts = Value::Object(opts).to_string();
-            let key = cache.put(params_json, &data, Some(&opts)).map_err(|e| Fail::from(e.context("put")))?;
-            report_entry(&cache, &key, json, "stored")?;
-        }
-        Cmd::Touch { selector, ttl } => {
-            let cache = open(cli, false)?;
-            let key = resolve(&cache, selector)?;
-            let opts = ttl.as_ref().map(|t| json!({ "ttl_seconds": t }).to_string());
-            if !cache.touch(&key, opts.as_deref())? {
-                return Err(fail(format!("not found: {selector}")));
-            }
-            report_entry(&cache, &key, json, "touched")?;
-        }
-        Cmd::Verify { deep } => {
-            let cache = open(cli, false)?;
-            let pb = progress(Some(0), "verifying");
-            let tick = |done: u64, total: u64| {
-                pb.set_length(total);
-                pb.set_position(done);
-            };
-            let report = cache.verify_with_progress(Some(&json!({ "deep": deep }).to_string()), Some(&tick));
-            pb.finish_and_clear();
-            let report = report?;
-            let v = lib_json(&report);
-            let ok = v["ok"].as_bool() == Some(true);
-            if json {
-                out(&report)?;
-            } else {
-                let issues = v["issues"].as_array().cloned().unwrap_or_default();
-                let verdict = if ok { "ok".to_string() } else { format!("{} issues", issues.len()) };
-                out(&format!("verified {} entries: {verdict}", v["checked"]))?;
-                for i in &issues {
-                    out(&issue_line(i))?;
-                }
-            }
-            return Ok(if ok { 0 } else { 1 });
-        }
-        Cmd::Repair { dry_run } => {
-            let cache = open(cli, false)?;
-            let pb = progress(Some(0), "repairing");
-            let tick = |done: u64, total: u64| {
-                pb.set_length(total);
-                pb.set_position(done);
-            };
-            let opts = json!({ "dry_run": dry_run }).to_string();
-            let report = cache.repair_with_progress(Some(&opts), Some(&tick));
-            pb.finish_and_clear();
-            let report = report?;
-            if json {
-                return out(&report).map(|_| 0);
-            }
-            let v = lib_json(&report);
-            let issues = v["issues"].as_array().cloned().unwrap_or_default();
-            let (entries, files) = if *dry_run {
-                let n = |a: &str| issues.iter().filter(|i| i["action"] == a).count() as u64;
-                (n("would_remove_entry"), n("would_remove_file"))
-            } else {
-                (v["removed_entries"].as_u64().unwrap_or(0), v["removed_files"].as_u64().unwrap_or(0))
-            };
-            let what = match (issues.is_empty(), dry_run) {
-                (true, _) => "nothing to repair".to_string(),
-                (false, true) => format!("would remove {entries} entries and {files} files"),
-                (false, false) => format!("removed {entries} entries and {files} files"),
-            };
-            out(&format!("checked {} entries: {what}", v["checked"]))?;
-            for i in &issues {
-                out(&issue_line(i))?;
-            }
-        }
-        Cmd::CleanupExpired => {
-            let n = open(cli, false)?.cleanup_expired()?;
-            count(json, n, format!("removed {n} expired entries"))?;
-        }
-        Cmd::Export { file, filter, no_compress } => {
-            let mut opts = json!({ "compress": !no_compress });
-            if let Some(f) = filter {
-                opts["filter"] = object_arg("--filter", f)?;
-            }
-            let cache = open(cli, false)?;
-            let pb = progress(None, "exporting");
-            let n = cache.export(file, Some(&opts.to_string()));
-            pb.finish_and_clear();
-            let n = n.map_err(|e| Fail::from(e.context("export")))?;
-            count(json, n, format!("exported {n} entries to {file}"))?;
-        }
-        Cmd::Import { file, overwrite } => {
-            let cache = open(cli, true)?;
-            let pb = progress(None, "importing");
-            let n = cache.import(file, Some(&json!({ "overwrite": overwrite }).to_string()));
-            pb.finish_and_clear();
-            let n = n.map_err(|e| Fail::from(e.context("import")))?;
-            count(json, n, format!("imported {n} entries from {file}"))?;
-        }
-        Cmd::Delete { filter } => {
-            let Some(filter) = filter else {
-                return Err(usage("delete needs --filter JSON (--filter '{}' deletes every live entry)"));
-            };
-            object_arg("--filter", filter)?;
-            let n = open(cli, false)?.delete_where(filter)?;
-            count(json, n, format!("deleted {n} entries"))?;
-        }
-        Cmd::Orphans { cleanup: true } => {
-            let n = open(cli, false)?.cleanup_orphans()?;
-            count(json, n, format!("removed {n} orphaned files"))?;
-        }
-        Cmd::Orphans { cleanup: false } => {
-            let report = open(cli, false)?.find_orphans()?;
-            if json {
-                return out(&report).map(|_| 0);
-            }
-            let v = lib_json(&report);
-            let list = v["orphans"].as_array().cloned().unwrap_or_default();
-            if list.is_empty() {
-                return out("no orphaned files").map(|_| 0);
-            }
-            let total = human_size(v["total_size"].as_u64().unwrap_or(0));
-            out(&format!("{} orphaned files ({total}); remove them with --cleanup", list.len()))?;
-            for f in &list {
-                let temp = if f["temporary"] == true { " (temporary)" } else { "" };
-                out(&format!("  {}{temp}", f["path"].as_str().unwrap_or("?")))?;
-            }
-        }
-    }
-    Ok(0)
 }

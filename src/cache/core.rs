@@ -13,9 +13,11 @@ use crate::storage::memory::Memory;
 use crate::storage::sqlite::Sqlite;
 use crate::storage::{BlobGuard, BlobStore, Filter, MetadataBackend, Outcome, Payload, Record};
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub const DEFAULT_INLINE_MAX: u64 = 16 * 1024;
 
@@ -49,7 +51,20 @@ pub struct Core {
     pub signer: Option<Signer>,
     pub verify_on_read: bool,
     pub counters: Counters,
+    /// Hits not yet written: key -> (last access time, count). See [`Core::note_access`].
+    pub pending: Mutex<Pending>,
 }
+
+/// Access bookkeeping waiting to be written.
+#[derive(Default)]
+pub struct Pending {
+    hits: HashMap<String, (i64, u64)>,
+    since: Option<Instant>,
+}
+
+/// Deferred hits are written when this many keys wait, or when the oldest waited this long.
+const PENDING_MAX_KEYS: usize = 1024;
+const PENDING_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// Data prepared for a write: where it goes, and the guard keeping a new blob safe until commit.
 pub struct Prepared {
@@ -120,7 +135,42 @@ impl Core {
             signer,
             verify_on_read: cfg.verify_on_read.unwrap_or(false),
             counters: Counters::default(),
+            pending: Mutex::new(Pending::default()),
         })
+    }
+
+    /// Records hits for `keys` at `now` without a write on the read path: a hit on a 4 KiB
+    /// inline value would otherwise rewrite the whole row. The bookkeeping reaches the database
+    /// within [`PENDING_MAX_AGE`], before any read through this handle that shows it (metadata,
+    /// list, export, verify), before evictions, and when the handle closes. A crash can lose
+    /// that much access history, never data.
+    pub fn note_access(&self, keys: &[&str], now: i64) {
+        let due = {
+            let Ok(mut p) = self.pending.lock() else { return };
+            for k in keys {
+                let e = p.hits.entry((*k).to_string()).or_insert((now, 0));
+                e.0 = e.0.max(now);
+                e.1 += 1;
+            }
+            let since = *p.since.get_or_insert_with(Instant::now);
+            p.hits.len() >= PENDING_MAX_KEYS || since.elapsed() >= PENDING_MAX_AGE
+        };
+        if due {
+            let _ = self.flush_access();
+        }
+    }
+
+    /// Writes the deferred access bookkeeping in one transaction.
+    pub fn flush_access(&self) -> Result<()> {
+        let items: Vec<(String, i64, u64)> = {
+            let mut p = self.pending.lock().map_err(|_| Error::backend("access log poisoned"))?;
+            p.since = None;
+            p.hits.drain().map(|(k, (t, n))| (k, t, n)).collect()
+        };
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.meta.add_access(&self.ns, &items)
     }
 
     /// A fresh blob id tied to this namespace and key.
@@ -213,6 +263,12 @@ impl Core {
     /// Filter matching one live entry at `now` (storage `read` condition).
     pub fn alive(now: i64) -> Filter {
         Filter::all().with(crate::storage::filter::Cond::AliveAt(now))
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        let _ = self.flush_access();
     }
 }
 

@@ -72,6 +72,14 @@ impl Cache {
         &self.core.ns
     }
 
+    /// Before a write that may evict: LRU order must include the hits noted so far.
+    fn settle_for_eviction(&self) -> Result<()> {
+        if self.max_size.is_some() {
+            self.core.flush_access()?;
+        }
+        Ok(())
+    }
+
     fn check_fits(&self, size: u64) -> Result<()> {
         match self.max_size {
             Some(max) if size > max => {
@@ -109,6 +117,7 @@ impl Cache {
             plans.push(Planned { key, params, ttl, opts, metadata });
         }
         self.check_fits(total)?;
+        self.settle_for_eviction()?;
         // A key given twice: the last item wins, as if put one after the other.
         let mut last = std::collections::HashMap::new();
         for (i, p) in plans.iter().enumerate() {
@@ -170,21 +179,29 @@ impl Cache {
 
     /// The data of a live entry, or `None` on a miss. A hit updates accessed_at/access_count.
     pub fn get(&self, selector: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.get_with_metadata_value(selector)?.map(|(d, _)| d))
+        Ok(self.get_with_metadata_value(selector, false)?.map(|(d, _)| d))
     }
 
-    fn get_with_metadata_value(&self, selector: &str) -> Result<Option<(Vec<u8>, Record)>> {
+    /// A read with its hit counted. With `show`, earlier hits are written first and the
+    /// returned record includes this one, so the metadata shown is exact.
+    fn get_with_metadata_value(&self, selector: &str, show: bool) -> Result<Option<(Vec<u8>, Record)>> {
         let key = selector_key(selector)?;
+        if show {
+            self.core.flush_access()?;
+        }
         let now = now_ms();
-        let found = self.core.meta.read(self.ns(), &[&key], &Core::alive(now), Some(now))?;
+        let found = self.core.meta.read(self.ns(), &[&key], &Core::alive(now), None)?;
         match found.into_iter().next().flatten() {
             None => {
                 Counters::add(&self.core.counters.misses, 1);
                 Ok(None)
             }
-            Some((rec, inline)) => {
+            Some((mut rec, inline)) => {
                 let data = self.core.load(&rec, inline)?;
                 Counters::add(&self.core.counters.hits, 1);
+                self.core.note_access(&[&key], now);
+                rec.accessed_at = now;
+                rec.access_count += 1;
                 Ok(Some((data, rec)))
             }
         }
@@ -192,7 +209,7 @@ impl Cache {
 
     /// Data and metadata JSON of a live entry.
     pub fn get_with_metadata(&self, selector: &str) -> Result<Option<(Vec<u8>, String)>> {
-        Ok(self.get_with_metadata_value(selector)?.map(|(d, r)| (d, render(&r, true).to_string())))
+        Ok(self.get_with_metadata_value(selector, true)?.map(|(d, r)| (d, render(&r, true).to_string())))
     }
 
     fn live_record(&self, selector: &str) -> Result<Option<Record>> {
@@ -209,6 +226,7 @@ impl Cache {
 
     /// Metadata JSON of a live entry, without reading its data or counting an access.
     pub fn get_metadata(&self, selector: &str) -> Result<Option<String>> {
+        self.core.flush_access()?;
         Ok(self.live_record(selector)?.map(|r| render(&r, true).to_string()))
     }
 
@@ -294,6 +312,7 @@ impl Cache {
         let opts: UpdateDataOptions = config::parse(options_json, "update_data options")?;
         let ttl = config::resolve_ttl(opts.ttl_seconds, self.default_ttl)?;
         self.check_fits(data.len() as u64)?;
+        self.settle_for_eviction()?;
         let prep = self.core.prepare(&key, data)?;
         let result = self.modify(&key, self.max_size, &mut |old, now| {
             if let Some(v) = opts.expected_version {
@@ -368,6 +387,7 @@ impl Cache {
         if src_key == dest_key {
             return Err(Error::invalid("source and destination are the same entry"));
         }
+        self.settle_for_eviction()?;
         for _ in 0..COPY_RETRIES {
             let now = now_ms();
             let Some((srec, inline)) =
@@ -448,6 +468,7 @@ impl Cache {
     /// One page of live entries matching the filter (options: limit, cursor, order).
     pub fn list(&self, filter_json: Option<&str>, options_json: Option<&str>) -> Result<String> {
         let f = filter::parse(filter_json, now_ms())?;
+        self.core.flush_access()?;
         page(&self.core, &f, options_json, true)
     }
 
@@ -464,6 +485,7 @@ impl Cache {
     /// changed after the predicate saw it is left alone.
     pub fn delete_matching(&self, filter_json: Option<&str>, pred: &mut dyn FnMut(&str) -> bool) -> Result<u64> {
         let f = filter::parse(filter_json, now_ms())?;
+        self.core.flush_access()?;
         let mut after: Option<(SortValue, String)> = None;
         let mut doomed: Vec<(String, u64)> = Vec::new();
         loop {
@@ -520,7 +542,7 @@ impl Cache {
         let keys = selectors(selectors_json)?;
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let now = now_ms();
-        let found = self.core.meta.read(self.ns(), &refs, &Core::alive(now), Some(now))?;
+        let found = self.core.meta.read(self.ns(), &refs, &Core::alive(now), None)?;
         let mut out = Vec::with_capacity(keys.len());
         let (mut hits, mut misses) = (0, 0);
         for (key, item) in keys.into_iter().zip(found) {
@@ -538,6 +560,8 @@ impl Cache {
         }
         Counters::add(&self.core.counters.hits, hits);
         Counters::add(&self.core.counters.misses, misses);
+        let hit_keys: Vec<&str> = out.iter().filter(|(_, d)| d.is_some()).map(|(k, _)| k.as_str()).collect();
+        self.core.note_access(&hit_keys, now);
         Ok(out)
     }
 

@@ -7,7 +7,9 @@
 pub mod blob_fs;
 pub mod blob_mem;
 pub mod filter;
+pub mod json;
 pub mod memory;
+pub mod postgres;
 pub mod sqlite;
 
 pub use filter::{Cond, Filter, Order, Value};
@@ -141,6 +143,28 @@ pub trait MetadataBackend: Send + Sync {
 
     /// Removes one record whatever its contents (used by repair for unreadable records).
     fn remove_raw(&self, ns: &str, key: &str) -> Result<Option<String>>;
+
+    /// Adds deferred access bookkeeping in one transaction: for each (key, time, count),
+    /// `accessed_at = max(accessed_at, time)` and `access_count += count`. Missing keys are skipped.
+    fn add_access(&self, ns: &str, items: &[(String, i64, u64)]) -> Result<()> {
+        let keys: Vec<&str> = items.iter().map(|(k, _, _)| k.as_str()).collect();
+        let mut body = |current: &[Option<Record>]| -> Result<Vec<Action>> {
+            Ok(current
+                .iter()
+                .zip(items)
+                .map(|(r, (_, t, n))| match r {
+                    Some(r) => {
+                        let mut r = r.clone();
+                        r.accessed_at = r.accessed_at.max(*t);
+                        r.access_count += n;
+                        Action::Put(r, Payload::Keep)
+                    }
+                    None => Action::Nothing,
+                })
+                .collect())
+        };
+        self.transact(ns, &keys, None, &mut body).map(|_| ())
+    }
 }
 
 /// One file (or memory slot) the blob store holds, as seen by a walk.
@@ -203,6 +227,19 @@ pub fn open_extra(
     postgres_url: Option<&str>,
     durable: bool,
 ) -> Result<Arc<dyn MetadataBackend>> {
-    let _ = (dir, postgres_url, durable);
-    Err(Error::invalid(format!("metadata must be \"sqlite\", \"memory\", \"json\" or \"postgres\", not {kind:?}")))
+    match kind {
+        "json" => {
+            let dir = dir.ok_or_else(|| Error::invalid("\"metadata\": \"json\" needs a dir"))?;
+            Ok(Arc::new(json::JsonFile::open(dir, durable)?))
+        }
+        "postgres" => {
+            let url = postgres_url
+                .filter(|u| !u.trim().is_empty())
+                .ok_or_else(|| Error::invalid("\"metadata\": \"postgres\" needs postgres_url"))?;
+            Ok(Arc::new(postgres::Postgres::open(url, durable)?))
+        }
+        _ => Err(Error::invalid(format!(
+            "metadata must be \"sqlite\", \"memory\", \"json\" or \"postgres\", not {kind:?}"
+        ))),
+    }
 }

@@ -600,6 +600,23 @@ impl MetadataBackend for Sqlite {
         })
     }
 
+    fn add_access(&self, ns: &str, items: &[(String, i64, u64)]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE entries SET accessed_at = max(accessed_at, ?3), access_count = access_count + ?4 \
+                     WHERE ns = ?1 AND key = ?2",
+                )?;
+                for (key, t, n) in items {
+                    stmt.execute(rusqlite::params![ns, key, t, int(*n)])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     fn remove_raw(&self, ns: &str, key: &str) -> Result<Option<String>> {
         self.with(|c| {
             let blob: Option<Option<String>> = c
