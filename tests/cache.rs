@@ -510,3 +510,43 @@ fn store_names_never_escape_the_directory() {
     let outside: Vec<_> = std::fs::read_dir(t.path()).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(outside, vec![std::ffi::OsString::from("cache")]);
 }
+
+/// Regression: a get that raced with a put replacing a file-backed value used to find the old
+/// blob gone, call it corruption, and delete the new, valid entry.
+#[test]
+fn get_racing_put_never_reports_corruption_or_loses_the_entry() {
+    let t = tempfile::tempdir().unwrap();
+    let c = std::sync::Arc::new(open_in(t.path(), ""));
+    let p = r#"{"race":1}"#;
+    c.put(p, &vec![0u8; 100_000], None).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (c, stop) = (c.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u8;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i = i.wrapping_add(1);
+                c.put(p, &vec![i; 100_000], None).unwrap();
+            }
+        })
+    };
+    for _ in 0..3000 {
+        let d = c.get(p).unwrap().expect("the entry is always present");
+        assert!(d.iter().all(|b| *b == d[0]), "a read saw a mix of two values");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(c.exists(p).unwrap());
+}
+
+/// Regression: hits on a replaced value were added to the new entry's access_count.
+#[test]
+fn hits_on_old_data_do_not_count_for_new_data() {
+    let t = tempfile::tempdir().unwrap();
+    let c = open_in(t.path(), "");
+    let p = r#"{"hits":1}"#;
+    c.put(p, b"old", None).unwrap();
+    c.get(p).unwrap().unwrap();
+    c.put(p, b"new", None).unwrap();
+    assert_eq!(json(&c.get_metadata(p).unwrap().unwrap())["access_count"], 0);
+}

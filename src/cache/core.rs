@@ -11,7 +11,7 @@ use crate::storage::blob_fs::{self, FsBlobs};
 use crate::storage::blob_mem::MemBlobs;
 use crate::storage::memory::Memory;
 use crate::storage::sqlite::Sqlite;
-use crate::storage::{BlobGuard, BlobStore, Filter, MetadataBackend, Outcome, Payload, Record};
+use crate::storage::{Action, BlobGuard, BlobStore, Filter, MetadataBackend, Outcome, Payload, Record};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -74,6 +74,21 @@ pub struct Prepared {
     pub content_hash: String,
     pub guard: BlobGuard,
 }
+
+const STALE: &str = "the entry changed while it was being read";
+
+/// The error of a read that raced with a writer; see [`is_stale`].
+pub fn stale() -> Error {
+    Error::new(Code::Busy, STALE)
+}
+
+/// True for [`stale`]: the caller reads again.
+pub fn is_stale(e: &Error) -> bool {
+    e.code == Code::Busy && e.message == STALE
+}
+
+/// How often a read retries after a [`stale`] result before giving up with CACHENESS_BUSY.
+pub const READ_RETRIES: usize = 8;
 
 pub fn content_hash(data: &[u8]) -> String {
     format!("sha256:{}", sha256_hex(data))
@@ -223,11 +238,39 @@ impl Core {
     }
 
     /// A record that must not be served: remove it (record first, then blob) and say why.
+    /// Only if it is still the record that was judged: when a writer replaced it meanwhile
+    /// (its old blob is legitimately gone), nothing is removed and the error is [`stale`],
+    /// which readers answer by reading again.
     pub fn reject(&self, r: &Record, why: &str) -> Error {
-        if let Ok(Some(blob)) = self.meta.remove_raw(&self.ns, &r.key) {
-            let _ = self.blobs.delete(&blob);
+        let mut removed = false;
+        let mut body = |current: &[Option<Record>]| -> Result<Vec<Action>> {
+            removed = current[0].as_ref().is_some_and(|c| {
+                c.version == r.version
+                    && c.blob == r.blob
+                    && c.content_hash == r.content_hash
+                    && c.signature == r.signature
+            });
+            Ok(vec![if removed { Action::Delete } else { Action::Nothing }])
+        };
+        match self.meta.transact(&self.ns, &[&r.key], None, &mut body) {
+            Ok(out) => self.finish(&out),
+            Err(e) => return e,
+        }
+        if !removed {
+            return stale();
         }
         Error::corrupt(format!("entry {} failed its integrity check ({why}) and was removed", r.key))
+    }
+
+    /// Forgets deferred hits of entries that were just replaced (their data is new).
+    pub fn forget_access(&self, keys: &[&str]) {
+        if let Ok(mut p) = self.pending.lock() {
+            if !p.hits.is_empty() {
+                for k in keys {
+                    p.hits.remove(*k);
+                }
+            }
+        }
     }
 
     /// Checks a record read for serving; rejects it if its signature is bad.

@@ -2,7 +2,7 @@
 //! filter operation of API.md. Inputs and outputs are JSON text, as at the C ABI.
 
 use super::config::{self, CopyOptions, ListOptions, OpenConfig, PutOptions, TouchOptions, UpdateDataOptions};
-use super::core::{merge_patch, metadata_text, render, Core, Counters};
+use super::core::{is_stale, merge_patch, metadata_text, render, Core, Counters, READ_RETRIES};
 use super::filter;
 use super::keys::{is_key, params_key};
 use super::time::now_ms;
@@ -168,6 +168,7 @@ impl Cache {
             Ok(out) => {
                 drop(prepared);
                 self.core.finish(&out);
+                self.core.forget_access(&keys);
                 Ok(plans.into_iter().map(|p| p.key).collect())
             }
             Err(e) => {
@@ -186,11 +187,21 @@ impl Cache {
     /// returned record includes this one, so the metadata shown is exact.
     fn get_with_metadata_value(&self, selector: &str, show: bool) -> Result<Option<(Vec<u8>, Record)>> {
         let key = selector_key(selector)?;
+        let mut tries = 0;
+        loop {
+            match self.read_once(&key, show) {
+                Err(e) if is_stale(&e) && tries < READ_RETRIES => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    fn read_once(&self, key: &str, show: bool) -> Result<Option<(Vec<u8>, Record)>> {
         if show {
             self.core.flush_access()?;
         }
         let now = now_ms();
-        let found = self.core.meta.read(self.ns(), &[&key], &Core::alive(now), None)?;
+        let found = self.core.meta.read(self.ns(), &[key], &Core::alive(now), None)?;
         match found.into_iter().next().flatten() {
             None => {
                 Counters::add(&self.core.counters.misses, 1);
@@ -199,7 +210,7 @@ impl Cache {
             Some((mut rec, inline)) => {
                 let data = self.core.load(&rec, inline)?;
                 Counters::add(&self.core.counters.hits, 1);
-                self.core.note_access(&[&key], now);
+                self.core.note_access(&[key], now);
                 rec.accessed_at = now;
                 rec.access_count += 1;
                 Ok(Some((data, rec)))
@@ -454,6 +465,7 @@ impl Cache {
                 Ok(_) if stale => discard(&blob),
                 Ok(out) => {
                     self.core.finish(&out);
+                    self.core.forget_access(&[&dest_key]);
                     return Ok(true);
                 }
                 Err(e) => {
@@ -549,7 +561,15 @@ impl Cache {
             let data = match item {
                 Some((rec, inline)) => {
                     hits += 1;
-                    Some(self.core.load(&rec, inline)?)
+                    match self.core.load(&rec, inline) {
+                        Ok(d) => Some(d),
+                        // Replaced while we read: read this one again on its own.
+                        Err(e) if is_stale(&e) => {
+                            hits -= 1; // the single read counts its own hit or miss
+                            self.get_with_metadata_value(&key, false)?.map(|(d, _)| d)
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 None => {
                     misses += 1;

@@ -3,7 +3,7 @@
 //! A name is never a path: blob files are named by a hash.
 
 use super::config::{self, OpenConfig};
-use super::core::{merge_patch, metadata_text, render, Core};
+use super::core::{is_stale, merge_patch, metadata_text, render, Core, READ_RETRIES};
 use super::ops::{clear, page};
 use super::time::now_ms;
 use crate::error::{Code, Error, Result};
@@ -109,10 +109,18 @@ impl Store {
 
     pub fn get(&self, name: &str) -> Result<Option<Vec<u8>>> {
         check_name(name)?;
-        let now = now_ms();
-        match self.core.meta.read(self.ns(), &[name], &Filter::all(), Some(now))?.into_iter().next().flatten() {
-            None => Ok(None),
-            Some((rec, inline)) => self.core.load(&rec, inline).map(Some),
+        let mut tries = 0;
+        loop {
+            let found = self.core.meta.read(self.ns(), &[name], &Filter::all(), Some(now_ms()))?;
+            let result = match found.into_iter().next().flatten() {
+                None => Ok(None),
+                Some((rec, inline)) => self.core.load(&rec, inline).map(Some),
+            };
+            match result {
+                // Replaced by a writer while we read it: read again.
+                Err(e) if is_stale(&e) && tries < READ_RETRIES => tries += 1,
+                other => return other,
+            }
         }
     }
 
