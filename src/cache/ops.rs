@@ -273,6 +273,7 @@ impl Cache {
     }
 
     /// Single-entry read-modify-write on a live entry. `f` returns the new record, or None.
+    #[allow(clippy::type_complexity)]
     fn modify(
         &self,
         key: &str,

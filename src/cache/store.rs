@@ -143,6 +143,7 @@ impl Store {
         Ok(self.record(name)?.is_some())
     }
 
+    #[allow(clippy::type_complexity)]
     fn modify(&self, name: &str, f: &mut dyn FnMut(&Record, i64) -> Result<(Record, Payload)>) -> Result<bool> {
         check_name(name)?;
         let now = now_ms();

@@ -54,7 +54,7 @@ fn check(
     deep: bool,
     now: i64,
 ) -> Result<Option<&'static str>> {
-    let hash_ok = r.content_hash.strip_prefix("sha256:").is_some_and(|h| super::keys::is_key(h));
+    let hash_ok = r.content_hash.strip_prefix("sha256:").is_some_and(super::keys::is_key);
     let meta_ok = serde_json::from_str::<Value>(&r.metadata).is_ok_and(|m| m.is_object());
     let key_ok = if cache {
         params_key(&r.params).is_ok_and(|(k, c)| k == r.key && c == r.params)

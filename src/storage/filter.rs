@@ -126,7 +126,7 @@ impl Filter {
                 Cond::ExpiresBefore(t) => matches!(r.expires_at, Some(e) if e < *t),
                 Cond::MinSize(n) => r.size >= *n,
                 Cond::MaxSize(n) => r.size <= *n,
-                Cond::AliveAt(t) => r.expires_at.map_or(true, |e| e > *t),
+                Cond::AliveAt(t) => r.expires_at.is_none_or(|e| e > *t),
                 Cond::Eq { field, name, value } => {
                     member(r, *field, name, &mut params, &mut metadata).is_some_and(|v| json_eq(&v, value))
                 }

@@ -55,6 +55,7 @@ pub enum Payload {
 
 /// What a transaction does to one key.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per key of a transaction; boxing buys nothing
 pub enum Action {
     Nothing,
     /// Insert or fully replace the record (its key must be the key of the slot).

@@ -305,12 +305,12 @@ fn insert_or_replace(conn: &Connection, ns: &str, r: &Record, payload: &Payload)
         metadata = excluded.metadata, signature = excluded.signature";
     match payload {
         Payload::Keep => {
-            let mut stmt = conn.prepare_cached(&format!(
+            let mut stmt = conn.prepare_cached(
                 "UPDATE entries SET params = ?3, data_type = ?4, description = ?5, size = ?6, \
                  content_hash = ?7, version = ?8, created_at = ?9, accessed_at = ?10, \
                  access_count = ?11, expires_at = ?12, metadata = ?13, signature = ?14 \
-                 WHERE ns = ?1 AND key = ?2"
-            ))?;
+                 WHERE ns = ?1 AND key = ?2",
+            )?;
             stmt.execute(params_from_iter(base.iter()))?;
         }
         Payload::Inline(_) | Payload::Blob => {
