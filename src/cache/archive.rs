@@ -209,7 +209,8 @@ impl Cache {
     pub fn import_json(&self, doc_json: &str, options_json: Option<&str>) -> Result<u64> {
         let opts: ImportOptions = config::parse(options_json, "import options")?;
         let doc: Value =
-            serde_json::from_str(doc_json).map_err(|e| Error::invalid(format!("import_json: invalid JSON: {e}")))?;
+            serde_json::from_value(super::keys::parse_strict(doc_json).map_err(|e| e.context("import_json"))?)
+                .map_err(|e| Error::invalid(format!("import_json: {e}")))?;
         let list = document_entries(&doc, FORMAT_JSON)?;
         let mut importer = Importer::new(self, list, now_ms())?;
         let b64 = base64::engine::general_purpose::STANDARD;

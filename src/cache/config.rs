@@ -12,8 +12,7 @@ pub fn parse<T: DeserializeOwned + Default>(json: Option<&str>, what: &str) -> R
         None => Ok(T::default()),
         Some(s) if s.trim().is_empty() => Ok(T::default()),
         Some(s) => {
-            let v: serde_json::Value =
-                serde_json::from_str(s).map_err(|e| Error::invalid(format!("{what}: invalid JSON: {e}")))?;
+            let v = super::keys::parse_strict(s).map_err(|e| e.context(what))?;
             if !v.is_object() {
                 return Err(Error::invalid(format!("{what} must be a JSON object")));
             }

@@ -10,12 +10,11 @@ use serde_json::{Map, Value};
 /// Parses a filter (None or empty text: everything). Unless `include_expired` is true, the
 /// filter only matches entries alive at `now`.
 pub fn parse(json: Option<&str>, now: i64) -> Result<Filter> {
-    let obj = match json.map(str::trim) {
-        None | Some("") => Map::new(),
-        Some(s) => match serde_json::from_str::<Value>(s) {
-            Ok(Value::Object(m)) => m,
-            Ok(_) => return Err(Error::invalid("filter must be a JSON object")),
-            Err(e) => return Err(Error::invalid(format!("filter: invalid JSON: {e}"))),
+    let obj = match json {
+        None => Map::new(),
+        Some(s) => match super::keys::parse_strict(s).map_err(|e| e.context("filter"))? {
+            Value::Object(m) => m,
+            _ => return Err(Error::invalid("filter must be a JSON object ({} matches every live entry)")),
         },
     };
     from_object(&obj, now)
@@ -117,6 +116,8 @@ mod tests {
         assert!(parse(Some(r#"{"params": {"a": {"$prefx": "x"}}}"#), 0).is_err());
         assert!(parse(Some("[1]"), 0).is_err());
         assert!(parse(Some(r#"{"min_size": -1}"#), 0).is_err());
+        assert!(parse(Some(""), 0).is_err(), "an empty required filter never means everything");
+        assert!(parse(Some(r#"{"params":{"a":1},"params":{}}"#), 0).is_err(), "duplicate names");
     }
 
     #[test]

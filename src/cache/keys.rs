@@ -72,7 +72,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
 // Parsing
 
 /// Parse `json` with the strict rules above into a `serde_json::Value`.
-fn parse_strict(json: &str) -> Result<Value> {
+/// Parses JSON text from a caller: duplicate member names, unsafe integer literals, invalid
+/// JSON and trailing text are errors (the same rules as params, for every JSON input).
+pub fn parse_strict(json: &str) -> Result<Value> {
     if json.trim_matches(is_json_whitespace).is_empty() {
         return Err(Error::invalid("invalid JSON: empty input"));
     }

@@ -43,11 +43,12 @@ pub fn selector_key(selector: &str) -> Result<String> {
 }
 
 fn selectors(json: &str) -> Result<Vec<String>> {
-    let v: Vec<Value> =
-        serde_json::from_str(json).map_err(|e| Error::invalid(format!("selectors must be a JSON array: {e}")))?;
+    let v: Vec<Value> = serde_json::from_value(super::keys::parse_strict(json).map_err(|e| e.context("selectors"))?)
+        .map_err(|_| Error::invalid("selectors must be a JSON array"))?;
     v.iter()
         .map(|s| match s {
             Value::String(s) => selector_key(s),
+            // Parsed strictly above, so duplicate names were already refused.
             Value::Object(_) => Ok(params_key(&s.to_string())?.0),
             _ => Err(Error::invalid("each selector is a string (params JSON or key) or a params object")),
         })
@@ -201,18 +202,16 @@ impl Cache {
             self.core.flush_access()?;
         }
         let now = now_ms();
-        let found = self.core.meta.read(self.ns(), &[key], &Core::alive(now), None)?;
+        // Hits are written at once (visible to every handle and process); see README.
+        let found = self.core.meta.read(self.ns(), &[key], &Core::alive(now), Some(now))?;
         match found.into_iter().next().flatten() {
             None => {
                 Counters::add(&self.core.counters.misses, 1);
                 Ok(None)
             }
-            Some((mut rec, inline)) => {
+            Some((rec, inline)) => {
                 let data = self.core.load(&rec, inline)?;
                 Counters::add(&self.core.counters.hits, 1);
-                self.core.note_access(&[key], now);
-                rec.accessed_at = now;
-                rec.access_count += 1;
                 Ok(Some((data, rec)))
             }
         }
@@ -359,8 +358,7 @@ impl Cache {
     /// JSON merge patch (RFC 7396) on the custom metadata of a live entry.
     pub fn update_metadata(&self, selector: &str, patch_json: &str) -> Result<bool> {
         let key = selector_key(selector)?;
-        let patch: Value =
-            serde_json::from_str(patch_json).map_err(|e| Error::invalid(format!("patch: invalid JSON: {e}")))?;
+        let patch: Value = super::keys::parse_strict(patch_json).map_err(|e| e.context("patch"))?;
         merge_patch("{}", &patch)?;
         self.modify(&key, None, &mut |old, _| {
             let mut rec = old.clone();
@@ -555,7 +553,7 @@ impl Cache {
         let keys = selectors(selectors_json)?;
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let now = now_ms();
-        let found = self.core.meta.read(self.ns(), &refs, &Core::alive(now), None)?;
+        let found = self.core.meta.read(self.ns(), &refs, &Core::alive(now), Some(now))?;
         let mut out = Vec::with_capacity(keys.len());
         let (mut hits, mut misses) = (0, 0);
         for (key, item) in keys.into_iter().zip(found) {
@@ -581,8 +579,6 @@ impl Cache {
         }
         Counters::add(&self.core.counters.hits, hits);
         Counters::add(&self.core.counters.misses, misses);
-        let hit_keys: Vec<&str> = out.iter().filter(|(_, d)| d.is_some()).map(|(k, _)| k.as_str()).collect();
-        self.core.note_access(&hit_keys, now);
         Ok(out)
     }
 
@@ -628,8 +624,7 @@ pub(crate) fn clear(core: &Core) -> Result<u64> {
 }
 
 pub(crate) fn update_metadata_where(core: &Core, f: &Filter, patch_json: &str) -> Result<u64> {
-    let patch: Value =
-        serde_json::from_str(patch_json).map_err(|e| Error::invalid(format!("patch: invalid JSON: {e}")))?;
+    let patch: Value = super::keys::parse_strict(patch_json).map_err(|e| e.context("patch"))?;
     merge_patch("{}", &patch)?;
     core.meta.update_where(&core.ns, f, &mut |old| {
         let metadata = merge_patch(&old.metadata, &patch)?;

@@ -71,8 +71,7 @@ impl Store {
         let metadata = match metadata_json {
             None => "{}".to_string(),
             Some(s) => {
-                let v: Value =
-                    serde_json::from_str(s).map_err(|e| Error::invalid(format!("metadata: invalid JSON: {e}")))?;
+                let v: Value = super::keys::parse_strict(s).map_err(|e| e.context("metadata"))?;
                 metadata_text(Some(&v))?
             }
         };
@@ -164,8 +163,7 @@ impl Store {
     }
 
     pub fn update_metadata(&self, name: &str, patch_json: &str) -> Result<bool> {
-        let patch: Value =
-            serde_json::from_str(patch_json).map_err(|e| Error::invalid(format!("patch: invalid JSON: {e}")))?;
+        let patch: Value = super::keys::parse_strict(patch_json).map_err(|e| e.context("patch"))?;
         merge_patch("{}", &patch)?;
         self.modify(name, &mut |old, _| {
             let mut rec = old.clone();

@@ -128,18 +128,20 @@ impl Filter {
                 Cond::MaxSize(n) => r.size <= *n,
                 Cond::AliveAt(t) => r.expires_at.is_none_or(|e| e > *t),
                 Cond::Eq { field, name, value } => {
-                    member(r, *field, name, &mut params, &mut metadata).is_some_and(|v| json_eq(&v, value))
+                    member(r, *field, name, &mut params, &mut metadata).flatten().is_some_and(|v| json_eq(&v, value))
                 }
                 Cond::In { field, name, values } => member(r, *field, name, &mut params, &mut metadata)
+                    .flatten()
                     .is_some_and(|v| values.iter().any(|x| json_eq(&v, x))),
                 Cond::Prefix { field, name, prefix } => {
-                    matches!(member(r, *field, name, &mut params, &mut metadata), Some(Json::String(s)) if s.starts_with(prefix.as_str()))
+                    matches!(member(r, *field, name, &mut params, &mut metadata), Some(Some(Json::String(s))) if s.starts_with(prefix.as_str()))
                 }
                 Cond::Glob { field, name, pattern } => {
-                    matches!(member(r, *field, name, &mut params, &mut metadata), Some(Json::String(s)) if glob_match(pattern, &s))
+                    matches!(member(r, *field, name, &mut params, &mut metadata), Some(Some(Json::String(s))) if glob_match(pattern, &s))
                 }
                 Cond::Exists { field, name, exists } => {
-                    member(r, *field, name, &mut params, &mut metadata).is_some() == *exists
+                    // Text that is not JSON has no members.
+                    member(r, *field, name, &mut params, &mut metadata).flatten().is_some() == *exists
                 }
             };
             if !ok {
@@ -150,19 +152,22 @@ impl Filter {
     }
 }
 
+/// The member `name` of the record's JSON column: `None` if the text is not JSON,
+/// `Some(None)` if the member is absent.
 fn member(
     r: &Record,
     field: Field,
     name: &str,
     params: &mut Option<Option<Json>>,
     metadata: &mut Option<Option<Json>>,
-) -> Option<Json> {
+) -> Option<Option<Json>> {
     let (slot, text) = match field {
         Field::Params => (params, &r.params),
         Field::Metadata => (metadata, &r.metadata),
     };
     let doc = slot.get_or_insert_with(|| serde_json::from_str::<Json>(text).ok());
-    doc.as_ref()?.as_object()?.get(name).cloned()
+    let doc = doc.as_ref()?;
+    Some(doc.as_object().and_then(|o| o.get(name)).cloned())
 }
 
 /// JSON equality: numbers by value, objects regardless of member order.
@@ -219,33 +224,43 @@ fn glob_at(p: &[char], t: &[char]) -> bool {
 }
 
 /// Matches `c` against the class starting at `p[start] == '['`; returns the index after `]`.
+/// As SQLite: a leading `]` is a plain member and cannot start a range; `a-b` is a range only
+/// after a plain member and before a character other than `]`; an unclosed class matches nothing.
 fn class_match(p: &[char], start: usize, c: char) -> Option<usize> {
     let mut i = start + 1;
     let negate = p.get(i) == Some(&'^');
     if negate {
         i += 1;
     }
-    let mut found = false;
-    let mut first = true;
+    let mut seen = false;
+    let mut prior: Option<char> = None;
+    if p.get(i) == Some(&']') {
+        seen = c == ']';
+        i += 1;
+    }
     loop {
         let ch = *p.get(i)?;
-        if ch == ']' && !first {
+        if ch == ']' {
             break;
         }
-        first = false;
-        if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|e| *e != ']') {
-            if ch <= c && c <= p[i + 2] {
-                found = true;
+        match (ch, prior, p.get(i + 1)) {
+            ('-', Some(lo), Some(&hi)) if hi != ']' => {
+                if lo <= c && c <= hi {
+                    seen = true;
+                }
+                prior = None;
+                i += 2;
             }
-            i += 3;
-        } else {
-            if ch == c {
-                found = true;
+            _ => {
+                if ch == c {
+                    seen = true;
+                }
+                prior = Some(ch);
+                i += 1;
             }
-            i += 1;
         }
     }
-    (found != negate).then_some(i + 1)
+    (seen != negate).then_some(i + 1)
 }
 
 #[cfg(test)]
@@ -265,6 +280,10 @@ mod tests {
         assert!(!glob_match("a*b*c", "a123b456"));
         assert!(glob_match("[]]", "]"));
         assert!(glob_match("[*]", "*"));
+        assert!(!glob_match("[]-a]", "_"), "a leading ] cannot start a range");
+        assert!(glob_match("[]-a]", "-"));
+        assert!(glob_match("[c-a]", "c"), "the member before - matches on its own");
+        assert!(!glob_match("[ab", "a"), "an unclosed class matches nothing");
         assert!(!glob_match("[*]", "x"));
     }
 

@@ -110,7 +110,30 @@ impl JsonFile {
             cache: Mutex::new(Cached { tables: Tables::default(), stamp: None }),
         };
         db.read_op(|_| Ok(()))?;
+        db.remove_leftovers();
         Ok(db)
+    }
+
+    /// Removes temporary files of writers that died before their rename. Writers create them
+    /// only while they hold the exclusive lock, so under that lock every one is garbage.
+    fn remove_leftovers(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        let prefix = format!(".{FILE_NAME}.");
+        let stale: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".tmp"))
+            })
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        if let Ok(_held) = self.lock(true) {
+            for p in stale {
+                let _ = std::fs::remove_file(p);
+            }
+        }
     }
 
     fn lock(&self, exclusive: bool) -> Result<Held> {
@@ -127,7 +150,14 @@ impl JsonFile {
     }
 
     fn cache(&self) -> Result<MutexGuard<'_, Cached>> {
-        self.cache.lock().map_err(|_| Error::backend("json backend poisoned"))
+        // A panic in a caller's closure cannot leave the file half-written (it is replaced by a
+        // rename): forget the in-memory copy and carry on from the file.
+        Ok(self.cache.lock().unwrap_or_else(|poisoned| {
+            let mut c = poisoned.into_inner();
+            c.stamp = None;
+            self.cache.clear_poison();
+            c
+        }))
     }
 
     fn stamp(&self, held: &mut Held) -> Result<Stamp> {

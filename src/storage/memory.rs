@@ -53,19 +53,22 @@ impl Tables {
 
     pub fn read(&mut self, ns: &str, keys: &[&str], cond: &Filter, access: Option<i64>) -> Vec<Option<Loaded>> {
         let table = self.ns_mut(ns);
-        keys.iter()
-            .map(|k| {
-                let row = table.get_mut(*k)?;
-                if !cond.matches(&row.record) {
-                    return None;
-                }
+        // Each record is bumped once however often its key is named, as in SQL.
+        let mut seen: std::collections::HashMap<&str, Option<Loaded>> = std::collections::HashMap::new();
+        for k in keys {
+            if seen.contains_key(k) {
+                continue;
+            }
+            let got = table.get_mut(*k).filter(|row| cond.matches(&row.record)).map(|row| {
                 if let Some(now) = access {
                     row.record.accessed_at = now;
                     row.record.access_count += 1;
                 }
-                Some((row.record.clone(), row.inline.clone()))
-            })
-            .collect()
+                (row.record.clone(), row.inline.clone())
+            });
+            seen.insert(k, got);
+        }
+        keys.iter().map(|k| seen.get(k).cloned().flatten()).collect()
     }
 
     pub fn transact(

@@ -161,11 +161,7 @@ impl From<Error> for Fail {
 impl From<postgres::Error> for Fail {
     fn from(e: postgres::Error) -> Self {
         match e.code() {
-            Some(c)
-                if *c == SqlState::T_R_SERIALIZATION_FAILURE
-                    || *c == SqlState::T_R_DEADLOCK_DETECTED
-                    || *c == SqlState::LOCK_NOT_AVAILABLE =>
-            {
+            Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
                 Fail::Retry(describe(&e))
             }
             _ => Fail::Err(pg_error(&e)),
@@ -515,6 +511,47 @@ pub(crate) fn glob_to_regex(pattern: &str) -> Option<String> {
     Some(out)
 }
 
+/// Records as one array per column, for a single `UPDATE ... FROM unnest(...)`.
+#[derive(Default)]
+struct Columns {
+    key: Vec<String>,
+    params: Vec<String>,
+    data_type: Vec<String>,
+    description: Vec<String>,
+    size: Vec<i64>,
+    content_hash: Vec<String>,
+    version: Vec<i64>,
+    created_at: Vec<i64>,
+    accessed_at: Vec<i64>,
+    access_count: Vec<i64>,
+    expires_at: Vec<Option<i64>>,
+    metadata: Vec<String>,
+    signature: Vec<String>,
+}
+
+impl Columns {
+    /// `(key of the row to change, its new fields)`.
+    fn of(changes: &[(String, Record)]) -> Columns {
+        let mut c = Columns::default();
+        for (key, r) in changes {
+            c.key.push(key.clone());
+            c.params.push(r.params.clone());
+            c.data_type.push(r.data_type.clone());
+            c.description.push(r.description.clone());
+            c.size.push(int(r.size));
+            c.content_hash.push(r.content_hash.clone());
+            c.version.push(int(r.version));
+            c.created_at.push(r.created_at);
+            c.accessed_at.push(r.accessed_at);
+            c.access_count.push(int(r.access_count));
+            c.expires_at.push(r.expires_at);
+            c.metadata.push(r.metadata.clone());
+            c.signature.push(r.signature.clone());
+        }
+        c
+    }
+}
+
 /// PostgreSQL metadata backend.
 pub struct Postgres {
     pool: Pool<Manager>,
@@ -533,13 +570,16 @@ impl Postgres {
         if config.get_application_name().is_none() {
             config.application_name("cacheness");
         }
-        if durable {
-            let opts = match config.get_options() {
-                Some(o) if !o.is_empty() => format!("{o} -c synchronous_commit=on"),
-                _ => "-c synchronous_commit=on".to_string(),
-            };
-            config.options(&opts);
+        // Wait for a lock as long as SQLite waits for a writer, then CACHENESS_BUSY (unless the
+        // URL says otherwise); "full" durability waits for the WAL flush whatever the server says.
+        let mut opts = config.get_options().unwrap_or("").to_string();
+        if !opts.contains("lock_timeout") {
+            opts += &format!(" -c lock_timeout={}", super::sqlite::BUSY_TIMEOUT.as_millis());
         }
+        if durable {
+            opts += " -c synchronous_commit=on";
+        }
+        config.options(opts.trim());
         let target = describe_target(&config);
         // One direct connection first: a refused or failed connection is reported at once with
         // the driver's reason (the pool would only time out).
@@ -557,8 +597,15 @@ impl Postgres {
     }
 
     fn session(&self) -> Result<Session> {
-        let mut conn =
-            self.pool.get().map_err(|e| Error::backend(format!("postgres: no connection to the server: {e}")))?;
+        let mut conn = self.pool.get().map_err(|e| {
+            let msg = e.to_string();
+            if msg == "timed out waiting for connection" {
+                // Every pooled connection stayed busy: no connection attempt failed.
+                Error::new(Code::Busy, format!("postgres: all {POOL_SIZE} connections of this handle stayed busy"))
+            } else {
+                Error::backend(format!("postgres: no connection to the server: {msg}"))
+            }
+        })?;
         let stmts = PooledConnection::extensions_mut(&mut conn).remove::<Statements>().unwrap_or_default();
         Ok(Session { conn, stmts, in_tx: false })
     }
@@ -593,8 +640,25 @@ fn describe_target(c: &postgres::Config) -> String {
     format!("{host}:{port}/{}", c.get_dbname().or(c.get_user()).unwrap_or(""))
 }
 
-/// Creates or migrates the schema, serialized across processes by an advisory lock.
+/// The schema version of the database, if it has one.
+fn schema_version(client: &mut impl postgres::GenericClient) -> Result<Option<String>> {
+    let exists: bool =
+        client.query_one("SELECT to_regclass('cacheness_schema') IS NOT NULL", &[]).map_err(|e| pg_error(&e))?.get(0);
+    if !exists {
+        return Ok(None);
+    }
+    Ok(client
+        .query_opt("SELECT value FROM cacheness_schema WHERE name = 'schema_version'", &[])
+        .map_err(|e| pg_error(&e))?
+        .map(|r| r.get(0)))
+}
+
+/// Creates or migrates the schema, serialized across processes by an advisory lock. A database
+/// already at this version is only read (no lock, no DDL, no CREATE privilege needed).
 fn migrate(client: &mut Client) -> Result<()> {
+    if schema_version(client)?.as_deref() == Some(SCHEMA_VERSION.to_string().as_str()) {
+        return Ok(());
+    }
     let mut tx = client.transaction().map_err(|e| pg_error(&e))?;
     tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&SCHEMA_LOCK.0, &SCHEMA_LOCK.1]).map_err(|e| pg_error(&e))?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS cacheness_schema (name text PRIMARY KEY, value text NOT NULL)")
@@ -902,25 +966,7 @@ impl MetadataBackend for Postgres {
             }
             if !changed.is_empty() {
                 // One statement for every change.
-                let mut cols: (Vec<String>, Vec<String>, Vec<String>, Vec<String>, Vec<i64>, Vec<String>) =
-                    Default::default();
-                let mut nums: (Vec<i64>, Vec<i64>, Vec<i64>, Vec<i64>, Vec<Option<i64>>) = Default::default();
-                let mut texts: (Vec<String>, Vec<String>) = Default::default();
-                for (key, r) in &changed {
-                    cols.0.push(key.clone());
-                    cols.1.push(r.params.clone());
-                    cols.2.push(r.data_type.clone());
-                    cols.3.push(r.description.clone());
-                    cols.4.push(int(r.size));
-                    cols.5.push(r.content_hash.clone());
-                    nums.0.push(int(r.version));
-                    nums.1.push(r.created_at);
-                    nums.2.push(r.accessed_at);
-                    nums.3.push(int(r.access_count));
-                    nums.4.push(r.expires_at);
-                    texts.0.push(r.metadata.clone());
-                    texts.1.push(r.signature.clone());
-                }
+                let c = Columns::of(&changed);
                 s.execute(
                     "UPDATE cacheness_entries AS e SET params = u.params, data_type = u.data_type, \
                      description = u.description, size = u.size, content_hash = u.content_hash, \
@@ -934,8 +980,20 @@ impl MetadataBackend for Postgres {
                                accessed_at, access_count, expires_at, metadata, signature) \
                      WHERE e.ns = $1 AND e.key = u.key COLLATE \"C\"",
                     &[
-                        &ns, &cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &nums.0, &nums.1, &nums.2, &nums.3,
-                        &nums.4, &texts.0, &texts.1,
+                        &ns,
+                        &c.key,
+                        &c.params,
+                        &c.data_type,
+                        &c.description,
+                        &c.size,
+                        &c.content_hash,
+                        &c.version,
+                        &c.created_at,
+                        &c.accessed_at,
+                        &c.access_count,
+                        &c.expires_at,
+                        &c.metadata,
+                        &c.signature,
                     ],
                 )?;
             }

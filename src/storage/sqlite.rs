@@ -246,6 +246,17 @@ pub(crate) fn where_sql(f: &Filter, args: &mut Vec<Sql>) -> String {
                 format!("json_type({}, ?{}) IS {not}NULL", field.column(), args.len())
             }
         };
+        // Text that is not JSON (damaged, or a store entry's empty params) has no members:
+        // it matches `$exists: false` and no other JSON condition, and never fails the call.
+        let sql = match c {
+            Cond::Exists { field, exists: false, .. } => format!("(NOT json_valid({}) OR {sql})", field.column()),
+            Cond::Eq { field, .. }
+            | Cond::In { field, .. }
+            | Cond::Prefix { field, .. }
+            | Cond::Glob { field, .. }
+            | Cond::Exists { field, .. } => format!("(json_valid({}) AND {sql})", field.column()),
+            _ => sql,
+        };
         parts.push(sql);
     }
     if parts.is_empty() {
@@ -442,7 +453,12 @@ impl MetadataBackend for Sqlite {
                         }
                         insert_or_replace(&tx, ns, &rec, &payload)?;
                         if let Some(old) = old {
-                            let new_blob = if matches!(payload, Payload::Keep) { &old.blob } else { &rec.blob };
+                            // What is stored now, not what the record's field claims.
+                            let new_blob = match payload {
+                                Payload::Keep => &old.blob,
+                                Payload::Inline(_) => &None,
+                                Payload::Blob => &rec.blob,
+                            };
                             if old.blob.is_some() && old.blob != *new_blob {
                                 out.dead_blobs.extend(old.blob.clone());
                             }
@@ -642,9 +658,9 @@ mod tests {
         let mut args = Vec::new();
         let sql = where_sql(&f, &mut args);
         assert!(sql.starts_with("key GLOB ?1 AND "), "{sql}");
+        assert_eq!(args[0], Sql::Text("ab[*]*".into()));
         let mut args = Vec::new();
         let sql = where_sql(&Filter(vec![Cond::AliveAt(5), Cond::MinSize(1)]), &mut args);
         assert_eq!(sql, "(expires_at IS NULL OR expires_at > ?1) AND size >= ?2");
-        assert_eq!(args[0], Sql::Text("ab[*]*".into()));
     }
 }

@@ -1,0 +1,3 @@
+module github.com/cacheness/cacheness/bindings/go
+
+go 1.26.8
