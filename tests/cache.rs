@@ -550,3 +550,33 @@ fn hits_on_old_data_do_not_count_for_new_data() {
     c.put(p, b"new", None).unwrap();
     assert_eq!(json(&c.get_metadata(p).unwrap().unwrap())["access_count"], 0);
 }
+
+/// Deferred hits reach other handles (and processes) without further calls on the reading
+/// handle: the background writer flushes them.
+#[test]
+fn hits_reach_other_handles_while_the_reader_is_idle() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (open_in(t.path(), ""), open_in(t.path(), ""));
+    a.put(r#"{"seen":1}"#, b"x", None).unwrap();
+    a.get(r#"{"seen":1}"#).unwrap().unwrap();
+    a.get(r#"{"seen":1}"#).unwrap().unwrap();
+    eventually("the other handle sees both hits", || {
+        json(&b.get_metadata(r#"{"seen":1}"#).unwrap().unwrap())["access_count"] == 2
+    });
+}
+
+/// Closing a handle writes its pending hits at once.
+#[test]
+fn closing_a_handle_writes_its_hits() {
+    let t = tempfile::tempdir().unwrap();
+    let a = open_in(t.path(), "");
+    a.put(r#"{"closed":1}"#, b"x", None).unwrap();
+    for _ in 0..3 {
+        a.get(r#"{"closed":1}"#).unwrap().unwrap();
+    }
+    let batch = a.get_batch(r#"[{"closed":1},{"closed":2}]"#).unwrap();
+    assert!(batch[0].1.is_some() && batch[1].1.is_none());
+    drop(a);
+    let b = open_in(t.path(), "");
+    assert_eq!(json(&b.get_metadata(r#"{"closed":1}"#).unwrap().unwrap())["access_count"], 4);
+}

@@ -2,6 +2,7 @@
 //! written (inline or blob) and read back (size, hash and signature checks), and how a
 //! transaction's dead blobs are removed after it commits.
 
+use super::access::AccessLog;
 use super::config::OpenConfig;
 use super::keys::sha256_hex;
 use super::signing::Signer;
@@ -13,11 +14,9 @@ use crate::storage::memory::Memory;
 use crate::storage::sqlite::Sqlite;
 use crate::storage::{Action, BlobGuard, BlobStore, Filter, MetadataBackend, Outcome, Payload, Record};
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 pub const DEFAULT_INLINE_MAX: u64 = 16 * 1024;
 
@@ -51,20 +50,9 @@ pub struct Core {
     pub signer: Option<Signer>,
     pub verify_on_read: bool,
     pub counters: Counters,
-    /// Hits not yet written: key -> (last access time, count). See [`Core::note_access`].
-    pub pending: Mutex<Pending>,
+    /// Hits not yet written (see [`super::access`]).
+    pub access: AccessLog,
 }
-
-/// Access bookkeeping waiting to be written.
-#[derive(Default)]
-pub struct Pending {
-    hits: HashMap<String, (i64, u64)>,
-    since: Option<Instant>,
-}
-
-/// Deferred hits are written when this many keys wait, or when the oldest waited this long.
-const PENDING_MAX_KEYS: usize = 1024;
-const PENDING_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// Data prepared for a write: where it goes, and the guard keeping a new blob safe until commit.
 pub struct Prepared {
@@ -139,6 +127,7 @@ impl Core {
             other => return Err(Error::invalid(format!("blobs must be \"fs\" or \"memory\", not {other:?}"))),
         };
         let signer = cfg.signing_key.as_deref().map(Signer::from_hex).transpose()?;
+        let access = AccessLog::new(meta.clone(), format!("{kind}:{namespace}"));
         Ok(Core {
             meta,
             blobs,
@@ -150,42 +139,18 @@ impl Core {
             signer,
             verify_on_read: cfg.verify_on_read.unwrap_or(false),
             counters: Counters::default(),
-            pending: Mutex::new(Pending::default()),
+            access,
         })
     }
 
-    /// Records hits for `keys` at `now` without a write on the read path: a hit on a 4 KiB
-    /// inline value would otherwise rewrite the whole row. The bookkeeping reaches the database
-    /// within [`PENDING_MAX_AGE`], before any read through this handle that shows it (metadata,
-    /// list, export, verify), before evictions, and when the handle closes. A crash can lose
-    /// that much access history, never data.
+    /// Notes hits for `keys` at `now`; written later in one transaction (see [`super::access`]).
     pub fn note_access(&self, keys: &[&str], now: i64) {
-        let due = {
-            let Ok(mut p) = self.pending.lock() else { return };
-            for k in keys {
-                let e = p.hits.entry((*k).to_string()).or_insert((now, 0));
-                e.0 = e.0.max(now);
-                e.1 += 1;
-            }
-            let since = *p.since.get_or_insert_with(Instant::now);
-            p.hits.len() >= PENDING_MAX_KEYS || since.elapsed() >= PENDING_MAX_AGE
-        };
-        if due {
-            let _ = self.flush_access();
-        }
+        self.access.note(keys, now);
     }
 
-    /// Writes the deferred access bookkeeping in one transaction.
+    /// Writes the noted hits now (before reads that show them, and before evictions).
     pub fn flush_access(&self) -> Result<()> {
-        let items: Vec<(String, i64, u64)> = {
-            let mut p = self.pending.lock().map_err(|_| Error::backend("access log poisoned"))?;
-            p.since = None;
-            p.hits.drain().map(|(k, (t, n))| (k, t, n)).collect()
-        };
-        if items.is_empty() {
-            return Ok(());
-        }
-        self.meta.add_access(&self.ns, &items)
+        self.access.flush()
     }
 
     /// A fresh blob id tied to this namespace and key.
@@ -264,13 +229,7 @@ impl Core {
 
     /// Forgets deferred hits of entries that were just replaced (their data is new).
     pub fn forget_access(&self, keys: &[&str]) {
-        if let Ok(mut p) = self.pending.lock() {
-            if !p.hits.is_empty() {
-                for k in keys {
-                    p.hits.remove(*k);
-                }
-            }
-        }
+        self.access.forget(keys);
     }
 
     /// Checks a record read for serving; rejects it if its signature is bad.
@@ -306,12 +265,6 @@ impl Core {
     /// Filter matching one live entry at `now` (storage `read` condition).
     pub fn alive(now: i64) -> Filter {
         Filter::all().with(crate::storage::filter::Cond::AliveAt(now))
-    }
-}
-
-impl Drop for Core {
-    fn drop(&mut self) {
-        let _ = self.flush_access();
     }
 }
 

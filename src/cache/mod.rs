@@ -1,6 +1,7 @@
 //! The cache layer: keys, TTL, eviction, stats, signing, batches, copy/move, verify/repair and
 //! archives. It decides; the storage layer executes.
 
+pub mod access;
 pub mod archive;
 pub mod config;
 pub mod core;

@@ -202,16 +202,18 @@ impl Cache {
             self.core.flush_access()?;
         }
         let now = now_ms();
-        // Hits are written at once (visible to every handle and process); see README.
-        let found = self.core.meta.read(self.ns(), &[key], &Core::alive(now), Some(now))?;
+        let found = self.core.meta.read(self.ns(), &[key], &Core::alive(now), None)?;
         match found.into_iter().next().flatten() {
             None => {
                 Counters::add(&self.core.counters.misses, 1);
                 Ok(None)
             }
-            Some((rec, inline)) => {
+            Some((mut rec, inline)) => {
                 let data = self.core.load(&rec, inline)?;
                 Counters::add(&self.core.counters.hits, 1);
+                self.core.note_access(&[key], now);
+                rec.accessed_at = now;
+                rec.access_count += 1;
                 Ok(Some((data, rec)))
             }
         }
@@ -553,7 +555,7 @@ impl Cache {
         let keys = selectors(selectors_json)?;
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let now = now_ms();
-        let found = self.core.meta.read(self.ns(), &refs, &Core::alive(now), Some(now))?;
+        let found = self.core.meta.read(self.ns(), &refs, &Core::alive(now), None)?;
         let mut out = Vec::with_capacity(keys.len());
         let (mut hits, mut misses) = (0, 0);
         for (key, item) in keys.into_iter().zip(found) {
@@ -579,6 +581,8 @@ impl Cache {
         }
         Counters::add(&self.core.counters.hits, hits);
         Counters::add(&self.core.counters.misses, misses);
+        let hit_keys: Vec<&str> = out.iter().filter(|(_, d)| d.is_some()).map(|(k, _)| k.as_str()).collect();
+        self.core.note_access(&hit_keys, now);
         Ok(out)
     }
 
