@@ -111,19 +111,21 @@ impl AccessLog {
         if keys.is_empty() {
             return;
         }
-        let full = {
+        let (full, first) = {
             let mut st = self.shared.lock();
+            let first = st.hits.is_empty();
             for k in keys {
                 let e = st.hits.entry((*k).to_string()).or_insert((now, 0));
                 e.0 = e.0.max(now);
                 e.1 += 1;
             }
             st.since.get_or_insert_with(Instant::now);
-            st.hits.len() >= MAX_KEYS
+            (st.hits.len() >= MAX_KEYS, first)
         };
         if full || !self.ensure_thread() {
             let _ = self.shared.flush();
-        } else {
+        } else if first {
+            // Only an empty log leaves the writer asleep; otherwise it is already timing a flush.
             self.shared.wake.notify_one();
         }
     }

@@ -17,6 +17,10 @@ const SCHEMA_VERSION: i64 = 1;
 const COLS: &str = "key, params, data_type, description, size, content_hash, version, created_at, \
                     accessed_at, access_count, expires_at, metadata, blob, signature";
 
+const READ_ONE_ALIVE: &str = "SELECT key, params, data_type, description, size, content_hash, version, \
+    created_at, accessed_at, access_count, expires_at, metadata, blob, signature, inline FROM entries \
+    WHERE ns = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)";
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS cacheness_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
@@ -383,6 +387,21 @@ impl MetadataBackend for Sqlite {
     }
 
     fn read(&self, ns: &str, keys: &[&str], cond: &Filter, access: Option<i64>) -> Result<Vec<Option<Loaded>>> {
+        // The hot path (one key, alive at t, no access write): a constant statement, no SQL
+        // building, no map.
+        if let ([key], [Cond::AliveAt(t)], None) = (keys, cond.0.as_slice(), access) {
+            return self.with(|c| {
+                let mut stmt = c.prepare_cached(READ_ONE_ALIVE)?;
+                let mut rows = stmt.query(rusqlite::params![ns, key, t])?;
+                match rows.next()? {
+                    None => Ok(vec![None]),
+                    Some(row) => {
+                        let rec = row_to_record(row).map_err(|e| Error::corrupt(format!("unreadable record: {e}")))?;
+                        Ok(vec![Some((rec, row.get(14)?))])
+                    }
+                }
+            });
+        }
         self.with(|c| {
             let mut args = vec![Sql::Text(ns.into()), Sql::Text(keys_json(keys))];
             let mut sql = match access {
