@@ -13,6 +13,9 @@ step "release build and header"
 cargo build --release
 scripts/check-header.sh
 
+step "make install + pkg-config (shared and static)"
+scripts/check-install.sh
+
 step "format and lint"
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings

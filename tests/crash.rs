@@ -34,17 +34,31 @@ fn worker(dir: &str, log: &str) {
     let cache = open(dir);
     let mut log = std::fs::OpenOptions::new().append(true).create(true).open(log).expect("log");
     let mut rng = rand::thread_rng();
+    // Half the rounds run a worker that mostly moves, so kills land inside moves.
+    let moves_first = std::env::var("CACHENESS_CRASH_MODE").as_deref() == Ok("moves");
     loop {
-        let k = rng.gen_range(0..KEYS);
+        let mut k = rng.gen_range(0..KEYS);
+        if moves_first {
+            // Prefer a source that exists, so the move has something to move.
+            for _ in 0..10 {
+                if cache.exists(&params(k)).expect("exists") {
+                    break;
+                }
+                k = rng.gen_range(0..KEYS);
+            }
+        }
         let size = if rng.gen_bool(0.5) { rng.gen_range(1..4000) } else { rng.gen_range(17_000..200_000) };
         let data: Vec<u8> = (0..size).map(|_| rng.gen()).collect();
-        let op = match rng.gen_range(0..10) {
-            0..=4 => format!("put {k} {}", hex(&data)),
-            5..=6 => format!("upd {k} {}", hex(&data)),
-            7 => format!("del {k}"),
+        let pick =
+            if moves_first { [0, 4, 7, 7, 7, 7, 7, 7, 8, 9][rng.gen_range(0..10)] } else { rng.gen_range(0..10) };
+        let op = match pick {
+            0..=3 => format!("put {k} {}", hex(&data)),
+            4..=5 => format!("upd {k} {}", hex(&data)),
+            6 => format!("del {k}"),
             _ => format!("mov {k} {}", rng.gen_range(0..KEYS)),
         };
-        writeln!(log, "B {op}").expect("log");
+        // One write per line, so a kill never leaves half a line.
+        log.write_all(format!("B {op}\n").as_bytes()).expect("log");
         let p = params(k);
         let ok = match op.split(' ').next() {
             Some("put") => cache.put(&p, &data, None).map(|_| true),
@@ -60,25 +74,50 @@ fn worker(dir: &str, log: &str) {
             }
         }
         .expect("operation failed in worker");
-        writeln!(log, "E {op} {ok}").expect("log");
+        log.write_all(format!("E {op} {ok}\n").as_bytes()).expect("log");
     }
 }
 
-/// Replays the log: the state each key must have, and the keys the unfinished op may have touched.
-fn expected(log: &str) -> (HashMap<usize, Option<String>>, Vec<usize>) {
+/// What the log says: the state each key must have, the keys the unfinished op may have
+/// touched, and, if that op is a move, (source, destination, the state of both before it).
+struct Expected {
+    state: HashMap<usize, Option<String>>,
+    pending: Vec<usize>,
+    pending_move: Option<(usize, usize, Option<Option<String>>, Option<Option<String>>)>,
+}
+
+fn expected(log: &str) -> Expected {
     let mut state: HashMap<usize, Option<String>> = HashMap::new();
     let mut pending = Vec::new();
+    let mut pending_move = None;
     for line in log.lines() {
         let w: Vec<&str> = line.split(' ').collect();
+        let well_formed = w.len() >= 3 && (w[0] == "B" || w[0] == "E") && w[2].parse::<usize>().is_ok();
+        if !well_formed {
+            // Should not happen (one write per line); if it does, know nothing.
+            state.clear();
+            pending.clear();
+            pending_move = None;
+            continue;
+        }
         let k: usize = w[2].parse().unwrap_or(0);
         if w[0] == "B" {
+            // The op before this one never finished (its worker was killed): whatever it
+            // touched is unknown from here on.
+            for p in pending.drain(..) {
+                state.remove(&p);
+            }
             pending = vec![k];
+            pending_move = None;
             if w[1] == "mov" {
-                pending.push(w[3].parse().unwrap_or(0));
+                let d: usize = w[3].parse().unwrap_or(0);
+                pending.push(d);
+                pending_move = Some((k, d, state.get(&k).cloned(), state.get(&d).cloned()));
             }
             continue;
         }
         pending.clear();
+        pending_move = None;
         let ok = w.last() == Some(&"true");
         match w[1] {
             "put" => {
@@ -102,7 +141,7 @@ fn expected(log: &str) -> (HashMap<usize, Option<String>>, Vec<usize>) {
             _ => {}
         }
     }
-    (state, pending)
+    Expected { state, pending, pending_move }
 }
 
 fn main() {
@@ -116,23 +155,25 @@ fn main() {
     let log_path = tmp.path().join("ops.log").display().to_string();
     let exe = std::env::current_exe().expect("current exe");
     let mut rng = rand::thread_rng();
-    let (mut checked, mut leftovers, mut ops) = (0usize, 0usize, 0usize);
+    let (mut checked, mut leftovers, mut ops, mut moves) = (0usize, 0usize, 0usize, 0usize);
     for round in 0..rounds {
-        let _ = std::fs::remove_file(&log_path);
+        // One log for all rounds: state carries over, so moves of known values get checked.
+        let logged = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
         let mut child = Command::new(&exe)
             .env("CACHENESS_CRASH_WORKER", &dir)
             .env("CACHENESS_CRASH_LOG", &log_path)
+            .env("CACHENESS_CRASH_MODE", if round % 2 == 1 { "moves" } else { "mixed" })
             .stdout(Stdio::null())
             .spawn()
             .expect("spawn worker");
         // Let it get going (its log grows), then kill it at a random moment.
         let start = Instant::now();
-        while std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0) == 0
+        while std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0) == logged
             && start.elapsed() < Duration::from_secs(20)
         {
             std::thread::yield_now();
         }
-        std::thread::sleep(Duration::from_micros(rng.gen_range(0..40_000)));
+        std::thread::sleep(Duration::from_micros(rng.gen_range(0..60_000)));
         child.kill().expect("SIGKILL");
         let status = child.wait().expect("wait");
         assert!(status.code().is_none(), "round {round}: worker exited by itself ({status}); it must be killed");
@@ -144,8 +185,24 @@ fn main() {
             leftovers += 1;
         }
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        ops += log.lines().filter(|l| l.starts_with("E ")).count();
-        let (state, pending) = expected(&log);
+        ops = log.lines().filter(|l| l.starts_with("E ")).count();
+        let Expected { state, pending, pending_move } = expected(&log);
+        // Killed in the middle of a move of a known value: exactly one of source and
+        // destination holds it, intact; the other is as it was (source) or gone.
+        if let Some((src, dst, Some(Some(moved)), dst_before)) = &pending_move {
+            if src != dst {
+                let at = |k: usize| cache.get(&params(k)).unwrap().as_deref().map(hex);
+                let (s, d) = (at(*src), at(*dst));
+                let done = s.is_none() && d.as_deref() == Some(moved.as_str());
+                let not_done = s.as_deref() == Some(moved.as_str())
+                    && dst_before.as_ref().is_none_or(|before| d.as_deref() == before.as_deref());
+                assert!(
+                    done || not_done,
+                    "round {round}: move {src}->{dst} half done: source {s:?}, destination {d:?}"
+                );
+                moves += 1;
+            }
+        }
         for (k, want) in &state {
             if pending.contains(k) {
                 continue;
@@ -159,6 +216,9 @@ fn main() {
         assert_eq!(again["ok"], true, "round {round}: verify after repair {repaired} is not clean: {again}");
         // Start each round from the state the last one left, so damage would accumulate.
     }
-    println!("crash: {rounds} SIGKILLs, {ops} acknowledged operations, {checked} key states checked, {leftovers} leftover files repaired");
+    println!(
+        "crash: {rounds} SIGKILLs, {ops} acknowledged operations, {checked} key states checked, \
+         {moves} interrupted moves checked, {leftovers} leftover files repaired"
+    );
     println!("1 passed, 0 failed");
 }
