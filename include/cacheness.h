@@ -17,10 +17,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DEFAULT_INLINE_MAX (16 * 1024)
-
-#define MAX_NAME_BYTES 1024
-
 /**
  * Result codes. `CACHENESS_OK` is never carried by an error object; it is what
  * `cacheness_error_code(NULL)` returns.
