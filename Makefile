@@ -34,6 +34,7 @@ bench: deps build
 # Longer crash runs than `make test` does.
 stress: build
 	CACHENESS_CRASH_ROUNDS=2000 cargo test --release --test crash
+	$(MAKE) -C stress long
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin

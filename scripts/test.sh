@@ -37,4 +37,7 @@ make -C bindings/go test
 step "Node binding"
 make -C bindings/node test
 
+step "multi-process stress (C, Go, Node workers on one directory, SIGKILLs)"
+make -C stress test
+
 step "all tests passed"

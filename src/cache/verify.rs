@@ -97,6 +97,12 @@ fn check(
     Ok(None)
 }
 
+/// True if the entry no longer exists or no longer refers to the blob of `r`.
+fn blob_changed(core: &Core, r: &Record) -> Result<bool> {
+    let now = core.meta.read(&core.ns, &[&r.key], &Filter::all(), None)?;
+    Ok(!matches!(now.into_iter().next().flatten(), Some((c, _)) if c.blob == r.blob))
+}
+
 /// Blob files nobody refers to and nobody is writing; and leftover temporary files.
 fn orphans(core: &Core, include_temporary: bool) -> Result<Vec<BlobFile>> {
     let files = core.blobs.walk()?;
@@ -133,12 +139,14 @@ fn scan_all(core: &Core, cache: bool, deep: bool, progress: Progress<'_>) -> Res
                 _ => None,
             })
             .collect();
-        let inline: std::collections::HashMap<String, Option<Vec<u8>>> = core
+        // Inline entries are judged by the record read together with its data (a writer may
+        // have changed or removed the entry since the scan).
+        let inline: std::collections::HashMap<String, (Record, Option<Vec<u8>>)> = core
             .meta
             .read(&core.ns, &inline_keys, &Filter::all(), None)?
             .into_iter()
             .flatten()
-            .map(|(r, d)| (r.key, d))
+            .map(|(r, d)| (r.key.clone(), (r, d)))
             .collect();
         for s in &page {
             checked += 1;
@@ -150,9 +158,19 @@ fn scan_all(core: &Core, cache: bool, deep: bool, progress: Progress<'_>) -> Res
                     record: None,
                     file: None,
                 }),
-                Scanned::Ok(r) => {
-                    let data = inline.get(&r.key).and_then(|d| d.as_deref());
-                    if let Some(issue) = check(core, cache, r, data, deep, now)? {
+                Scanned::Ok(scanned) => {
+                    let (r, data) = match (&scanned.blob, inline.get(&scanned.key)) {
+                        (None, Some((now_rec, d))) => (now_rec, d.as_deref()),
+                        (None, None) => continue, // removed since the scan
+                        (Some(_), _) => (scanned, None),
+                    };
+                    let issue = match check(core, cache, r, data, deep, now)? {
+                        // A writer may have replaced or removed the entry (and its file) since
+                        // the scan read it: judge only a file the entry still has.
+                        Some(_) if r.blob.is_some() && blob_changed(core, r)? => None,
+                        other => other,
+                    };
+                    if let Some(issue) = issue {
                         let path =
                             r.blob.as_deref().and_then(|b| core.blobs.path_of(b)).map(|p| p.display().to_string());
                         found.push(Found {

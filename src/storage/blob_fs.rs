@@ -85,9 +85,7 @@ impl FsBlobs {
     fn publish(&self, id: &str, durable: bool, fill: impl FnOnce(&Path, &mut File) -> Result<()>) -> Result<BlobGuard> {
         let dest = self.path(id)?;
         self.ensure_dirs(id)?;
-        let tmp = self.root.join("tmp").join(format!("{}.tmp", random_hex(16)));
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        file.lock()?;
+        let (tmp, mut file) = self.locked_tmp()?;
         let result = fill(&tmp, &mut file).and_then(|()| {
             if durable {
                 file.sync_all()?;
@@ -103,6 +101,23 @@ impl FsBlobs {
             return Err(e);
         }
         Ok(BlobGuard::file(file))
+    }
+
+    /// A new temporary file, locked. Between its creation and the lock, a cleanup in another
+    /// process may take the file for a leftover and remove it: then try another name.
+    fn locked_tmp(&self) -> Result<(PathBuf, File)> {
+        use std::os::unix::fs::MetadataExt;
+        for _ in 0..16 {
+            let tmp = self.root.join("tmp").join(format!("{}.tmp", random_hex(16)));
+            let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            file.lock()?;
+            let ours = file.metadata()?;
+            match fs::symlink_metadata(&tmp) {
+                Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => return Ok((tmp, file)),
+                _ => continue,
+            }
+        }
+        Err(Error::io("temporary blob files kept being removed by a concurrent cleanup"))
     }
 
     fn walk_dir(&self, dir: &Path, depth: usize, out: &mut Vec<BlobFile>) -> Result<()> {
@@ -124,9 +139,14 @@ impl FsBlobs {
                     self.walk_tmp(&entry.path(), out)?;
                 }
             } else if kind.is_file() && valid_id(name) && self.dir_of(name) == dir {
+                let size = match entry.metadata() {
+                    Ok(m) => m.len(),
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue, // removed meanwhile
+                    Err(e) => return Err(e.into()),
+                };
                 out.push(BlobFile {
                     id: name.to_string(),
-                    size: entry.metadata()?.len(),
+                    size,
                     temporary: false,
                     path: entry.path().display().to_string(),
                 });
@@ -152,9 +172,14 @@ impl FsBlobs {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             if entry.file_type()?.is_file() && valid_tmp_name(name) {
+                let size = match entry.metadata() {
+                    Ok(m) => m.len(),
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue, // published or removed meanwhile
+                    Err(e) => return Err(e.into()),
+                };
                 out.push(BlobFile {
                     id: name.to_string(),
-                    size: entry.metadata()?.len(),
+                    size,
                     temporary: true,
                     path: entry.path().display().to_string(),
                 });
@@ -191,7 +216,35 @@ impl BlobStore for FsBlobs {
     }
 
     fn copy(&self, src: &str, dst: &str, durable: bool) -> Result<BlobGuard> {
+        use std::os::unix::fs::MetadataExt;
         let from = self.path(src)?;
+        let dest = self.path(dst)?;
+        self.ensure_dirs(dst)?;
+        // Blob files never change once published, so a copy can share the file: a hard link
+        // copies nothing. It is locked like a new file until its record commits; if a cleanup
+        // removed it between link and lock, link again.
+        for _ in 0..16 {
+            match fs::hard_link(&from, &dest) {
+                Ok(()) => {
+                    let f = File::open(&dest)?;
+                    f.lock()?;
+                    let ours = f.metadata()?;
+                    match fs::symlink_metadata(&dest) {
+                        Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => {
+                            if durable {
+                                File::open(dest.parent().unwrap_or(&self.root))?.sync_all()?;
+                            }
+                            return Ok(BlobGuard::file(f));
+                        }
+                        _ => continue,
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    return Err(Error::corrupt(format!("blob {src} is missing")));
+                }
+                Err(_) => break, // no hard links on this file system: copy the bytes
+            }
+        }
         // std::fs::copy uses copy_file_range on Linux: the kernel copies (or reflinks) the data.
         self.publish(dst, durable, |tmp, _| {
             fs::copy(&from, tmp).map_err(|e| {
