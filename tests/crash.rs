@@ -78,12 +78,16 @@ fn worker(dir: &str, log: &str) {
     }
 }
 
+/// An unfinished move: (source, destination, the known state of each before it; outer None =
+/// unknown, inner None = absent).
+type PendingMove = (usize, usize, Option<Option<String>>, Option<Option<String>>);
+
 /// What the log says: the state each key must have, the keys the unfinished op may have
 /// touched, and, if that op is a move, (source, destination, the state of both before it).
 struct Expected {
     state: HashMap<usize, Option<String>>,
     pending: Vec<usize>,
-    pending_move: Option<(usize, usize, Option<Option<String>>, Option<Option<String>>)>,
+    pending_move: Option<PendingMove>,
 }
 
 fn expected(log: &str) -> Expected {
