@@ -408,3 +408,26 @@ mod tests {
         assert!(!is_key(""));
     }
 }
+
+#[cfg(test)]
+mod rounding {
+    /// Regression (found by fuzzing): serde_json's default float parser is not correctly
+    /// rounded, so some number texts gave a different double (and key) than JavaScript, Go or
+    /// Python would. With `float_roundtrip` every number is the nearest double to its text.
+    #[test]
+    fn numbers_are_the_nearest_double() {
+        for text in [
+            "0.30000000000000004",
+            "2.2250738585072011e-308",
+            "9007199254740993.0",
+            "1.7976931348623157e308",
+            "4.35e-7",
+            "123456.789e3",
+        ] {
+            let expected: f64 = text.parse().unwrap(); // Rust's parser is correctly rounded
+            let canon = super::canonicalize(&format!("{{\"n\":{text}}}")).unwrap();
+            let back: f64 = canon["{\"n\":".len()..canon.len() - 1].parse().unwrap();
+            assert_eq!(back.to_bits(), expected.to_bits(), "{text} -> {canon}");
+        }
+    }
+}
