@@ -36,6 +36,10 @@ stress: build
 	CACHENESS_CRASH_ROUNDS=2000 cargo test --release --test crash
 	$(MAKE) -C stress long
 
+# Fuzz every cargo-fuzz target for FUZZ_SECONDS (default 60) seconds each; see fuzz/README.md.
+fuzz:
+	fuzz/run.sh
+
 install: build
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 target/release/libcacheness.a $(DESTDIR)$(PREFIX)/lib/

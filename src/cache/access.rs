@@ -8,8 +8,8 @@
 //! [`MAX_KEYS`] keys wait, and when the handle closes. Other handles and processes see a hit
 //! within about [`FLUSH_AFTER`]; a crash loses at most that much access history, never data.
 
-use crate::error::{Error, Result};
-use crate::storage::MetadataBackend;
+use crate::error::{Code, Error, Result};
+use crate::storage::{AccessNote, MetadataBackend};
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -22,8 +22,8 @@ pub const MAX_KEYS: usize = 4096;
 
 #[derive(Default)]
 struct State {
-    /// key -> (last access time in ms, number of hits)
-    hits: HashMap<String, (i64, u64)>,
+    /// key -> (version read, last access time in ms, number of hits)
+    hits: HashMap<String, (u64, i64, u64)>,
     since: Option<Instant>,
     closed: bool,
 }
@@ -48,23 +48,27 @@ impl Shared {
 
     /// Writes every waiting note in one transaction; on failure they wait for the next try.
     fn flush(&self) -> Result<()> {
-        let items: Vec<(String, i64, u64)> = {
+        let items: Vec<AccessNote> = {
             let mut st = self.lock();
             st.since = None;
-            st.hits.drain().map(|(k, (t, n))| (k, t, n)).collect()
+            st.hits.drain().map(|(k, (v, t, n))| (k, v, t, n)).collect()
         };
         if items.is_empty() {
             return Ok(());
         }
         let result = self.meta.add_access(&self.ns, &items);
-        if result.is_err() {
-            let mut st = self.lock();
-            for (k, t, n) in items {
-                let e = st.hits.entry(k).or_insert((t, 0));
-                e.0 = e.0.max(t);
-                e.1 += n;
+        match &result {
+            // A read-only cache can never take them: drop them rather than fail every later
+            // read that flushes first.
+            Err(e) if e.code == Code::Io => {}
+            Err(_) => {
+                let mut st = self.lock();
+                for (k, v, t, n) in items {
+                    add(&mut st.hits, k, v, t, n);
+                }
+                st.since.get_or_insert_with(Instant::now);
             }
-            st.since.get_or_insert_with(Instant::now);
+            Ok(()) => {}
         }
         result
     }
@@ -100,24 +104,35 @@ impl Shared {
     }
 }
 
+/// Adds hits on `version` of `key`; hits on an older version than the newest noted are dropped
+/// (they were on data that has been replaced).
+fn add(hits: &mut HashMap<String, (u64, i64, u64)>, key: String, version: u64, t: i64, n: u64) {
+    let e = hits.entry(key).or_insert((version, t, 0));
+    if version > e.0 {
+        *e = (version, t, 0);
+    }
+    if version == e.0 {
+        e.1 = e.1.max(t);
+        e.2 += n;
+    }
+}
+
 impl AccessLog {
     pub fn new(meta: Arc<dyn MetadataBackend>, ns: String) -> Self {
         let shared = Arc::new(Shared { state: Mutex::new(State::default()), wake: Condvar::new(), meta, ns });
         AccessLog { shared, thread: Mutex::new(None) }
     }
 
-    /// Notes one hit on each of `keys` at `now` (ms).
-    pub fn note(&self, keys: &[&str], now: i64) {
+    /// Notes one hit on each (key, version read) at `now` (ms).
+    pub fn note(&self, keys: &[(&str, u64)], now: i64) {
         if keys.is_empty() {
             return;
         }
         let (full, first) = {
             let mut st = self.shared.lock();
             let first = st.hits.is_empty();
-            for k in keys {
-                let e = st.hits.entry((*k).to_string()).or_insert((now, 0));
-                e.0 = e.0.max(now);
-                e.1 += 1;
+            for (k, v) in keys {
+                add(&mut st.hits, (*k).to_string(), *v, now, 1);
             }
             st.since.get_or_insert_with(Instant::now);
             (st.hits.len() >= MAX_KEYS, first)

@@ -144,13 +144,19 @@ impl Core {
     }
 
     /// Notes hits for `keys` at `now`; written later in one transaction (see [`super::access`]).
-    pub fn note_access(&self, keys: &[&str], now: i64) {
+    pub fn note_access(&self, keys: &[(&str, u64)], now: i64) {
         self.access.note(keys, now);
     }
 
     /// Writes the noted hits now (before reads that show them, and before evictions).
     pub fn flush_access(&self) -> Result<()> {
         self.access.flush()
+    }
+
+    /// As [`Core::flush_access`], for reads that only show the counts: a cache that cannot take
+    /// the write (read-only, busy) still answers, with counts that may lag.
+    pub fn flush_access_best_effort(&self) {
+        let _ = self.access.flush();
     }
 
     /// A fresh blob id tied to this namespace and key.

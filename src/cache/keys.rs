@@ -75,13 +75,20 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// Parses JSON text from a caller: duplicate member names, unsafe integer literals, invalid
 /// JSON and trailing text are errors (the same rules as params, for every JSON input).
 pub fn parse_strict(json: &str) -> Result<Value> {
+    let value = parse_document(json)?;
+    check_integer_literals(json)?;
+    Ok(value)
+}
+
+/// Parses a document this library wrote (an export): duplicate names, invalid JSON and
+/// trailing text are errors, but integer literals beyond 2^53 are allowed, since canonical
+/// params hold them (JCS prints 1e20 as `100000000000000000000`).
+pub fn parse_document(json: &str) -> Result<Value> {
     if json.trim_matches(is_json_whitespace).is_empty() {
         return Err(Error::invalid("invalid JSON: empty input"));
     }
     let mut de = serde_json::Deserializer::from_str(json);
-    let value = Strict::deserialize(&mut de).and_then(|Strict(v)| de.end().map(|()| v)).map_err(json_error)?;
-    check_integer_literals(json)?;
-    Ok(value)
+    Strict::deserialize(&mut de).and_then(|Strict(v)| de.end().map(|()| v)).map_err(json_error)
 }
 
 fn is_json_whitespace(c: char) -> bool {

@@ -76,7 +76,7 @@ impl Cache {
     /// Before a write that may evict: LRU order must include the hits noted so far.
     fn settle_for_eviction(&self) -> Result<()> {
         if self.max_size.is_some() {
-            self.core.flush_access()?;
+            self.core.flush_access_best_effort();
         }
         Ok(())
     }
@@ -199,7 +199,7 @@ impl Cache {
 
     fn read_once(&self, key: &str, show: bool) -> Result<Option<(Vec<u8>, Record)>> {
         if show {
-            self.core.flush_access()?;
+            self.core.flush_access_best_effort();
         }
         let now = now_ms();
         let found = self.core.meta.read(self.ns(), &[key], &Core::alive(now), None)?;
@@ -211,7 +211,7 @@ impl Cache {
             Some((mut rec, inline)) => {
                 let data = self.core.load(&rec, inline)?;
                 Counters::add(&self.core.counters.hits, 1);
-                self.core.note_access(&[key], now);
+                self.core.note_access(&[(key, rec.version)], now);
                 rec.accessed_at = now;
                 rec.access_count += 1;
                 Ok(Some((data, rec)))
@@ -238,7 +238,7 @@ impl Cache {
 
     /// Metadata JSON of a live entry, without reading its data or counting an access.
     pub fn get_metadata(&self, selector: &str) -> Result<Option<String>> {
-        self.core.flush_access()?;
+        self.core.flush_access_best_effort();
         Ok(self.live_record(selector)?.map(|r| render(&r, true).to_string()))
     }
 
@@ -493,7 +493,7 @@ impl Cache {
     /// One page of live entries matching the filter (options: limit, cursor, order).
     pub fn list(&self, filter_json: Option<&str>, options_json: Option<&str>) -> Result<String> {
         let f = filter::parse(filter_json, now_ms())?;
-        self.core.flush_access()?;
+        self.core.flush_access_best_effort();
         page(&self.core, &f, options_json, true)
     }
 
@@ -510,7 +510,7 @@ impl Cache {
     /// changed after the predicate saw it is left alone.
     pub fn delete_matching(&self, filter_json: Option<&str>, pred: &mut dyn FnMut(&str) -> bool) -> Result<u64> {
         let f = filter::parse(filter_json, now_ms())?;
-        self.core.flush_access()?;
+        self.core.flush_access_best_effort();
         let mut after: Option<(SortValue, String)> = None;
         let mut doomed: Vec<(String, u64)> = Vec::new();
         loop {
@@ -570,12 +570,16 @@ impl Cache {
         let found = self.core.meta.read(self.ns(), &refs, &Core::alive(now), None)?;
         let mut out = Vec::with_capacity(keys.len());
         let (mut hits, mut misses) = (0, 0);
+        let mut noted: Vec<(String, u64)> = Vec::new();
         for (key, item) in keys.into_iter().zip(found) {
             let data = match item {
                 Some((rec, inline)) => {
                     hits += 1;
                     match self.core.load(&rec, inline) {
-                        Ok(d) => Some(d),
+                        Ok(d) => {
+                            noted.push((key.clone(), rec.version));
+                            Some(d)
+                        }
                         // Replaced while we read: read this one again on its own.
                         Err(e) if is_stale(&e) => {
                             hits -= 1; // the single read counts its own hit or miss
@@ -593,7 +597,7 @@ impl Cache {
         }
         Counters::add(&self.core.counters.hits, hits);
         Counters::add(&self.core.counters.misses, misses);
-        let hit_keys: Vec<&str> = out.iter().filter(|(_, d)| d.is_some()).map(|(k, _)| k.as_str()).collect();
+        let hit_keys: Vec<(&str, u64)> = noted.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         self.core.note_access(&hit_keys, now);
         Ok(out)
     }

@@ -75,7 +75,63 @@ impl FsBlobs {
         Ok(self.dir_of(id).join(id))
     }
 
+    /// Checks `dir` is a real directory (not a link); `Ok(false)` if it does not exist.
+    fn is_real_dir(dir: &Path) -> Result<bool> {
+        match fs::symlink_metadata(dir) {
+            Ok(m) if m.file_type().is_dir() => Ok(true),
+            Ok(_) => Err(Error::corrupt(format!("{} is not a directory (a link or a file)", dir.display()))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The blob tree and the two fan-out directories of `id` are real directories, checked
+    /// on every use: a link planted inside the cache directory is never followed.
+    fn real_fanout(&self, id: &str) -> Result<bool> {
+        let first = self.root.join(&id[0..2]);
+        Ok(Self::is_real_dir(&self.root)? && Self::is_real_dir(&first)? && Self::is_real_dir(&first.join(&id[2..4]))?)
+    }
+
+    /// Opens a file of the tree for reading without following a link at its last component
+    /// (and without blocking on a planted FIFO); it must be a regular file.
+    fn open_nofollow(path: &Path) -> Result<Option<File>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path) {
+            Ok(f) if f.metadata()?.file_type().is_file() => Ok(Some(f)),
+            Ok(_) => Err(Error::corrupt(format!("{} is not a regular file", path.display()))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                Err(Error::corrupt(format!("{} is a symbolic link", path.display())))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The blob `id` opened for reading, or `None` if there is none.
+    fn open_blob(&self, id: &str) -> Result<Option<File>> {
+        let path = self.path(id)?;
+        if !self.real_fanout(id)? {
+            return Ok(None);
+        }
+        Self::open_nofollow(&path)
+    }
+
+    /// A file found by `walk`, opened again (it may be gone).
+    fn open_walked(&self, file: &BlobFile) -> Result<Option<File>> {
+        if file.temporary {
+            if !Self::is_real_dir(&self.root)? || !Self::is_real_dir(&self.root.join("tmp"))? {
+                return Ok(None);
+            }
+            Self::open_nofollow(&self.file_path(file)?)
+        } else {
+            self.open_blob(&file.id)
+        }
+    }
+
     fn ensure_dirs(&self, id: &str) -> Result<()> {
+        if !Self::is_real_dir(&self.root)? {
+            return Err(Error::corrupt(format!("{} is missing", self.root.display())));
+        }
         let first = self.root.join(&id[0..2]);
         self.real_dir(&first)?;
         self.real_dir(&first.join(&id[2..4]))
@@ -106,6 +162,10 @@ impl FsBlobs {
     /// A new temporary file, locked. Between its creation and the lock, a cleanup in another
     /// process may take the file for a leftover and remove it: then try another name.
     fn locked_tmp(&self) -> Result<(PathBuf, File)> {
+        // blobs/ and blobs/tmp may have been replaced by links since open: check every time.
+        if !Self::is_real_dir(&self.root)? || !Self::is_real_dir(&self.root.join("tmp"))? {
+            return Err(Error::corrupt(format!("{} or its tmp directory is missing", self.root.display())));
+        }
         use std::os::unix::fs::MetadataExt;
         for _ in 0..16 {
             let tmp = self.root.join("tmp").join(format!("{}.tmp", random_hex(16)));
@@ -199,19 +259,16 @@ impl BlobStore for FsBlobs {
     }
 
     fn get(&self, id: &str) -> Result<Option<Vec<u8>>> {
-        match fs::read(self.path(id)?) {
-            Ok(d) => Ok(Some(d)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        let Some(mut f) = self.open_blob(id)? else { return Ok(None) };
+        let mut data = Vec::with_capacity(f.metadata()?.len() as usize);
+        std::io::Read::read_to_end(&mut f, &mut data)?;
+        Ok(Some(data))
     }
 
     fn size(&self, id: &str) -> Result<Option<u64>> {
-        match fs::symlink_metadata(self.path(id)?) {
-            Ok(m) if m.file_type().is_file() => Ok(Some(m.len())),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
+        match self.open_blob(id)? {
+            Some(f) => Ok(Some(f.metadata()?.len())),
+            None => Ok(None),
         }
     }
 
@@ -219,6 +276,10 @@ impl BlobStore for FsBlobs {
         use std::os::unix::fs::MetadataExt;
         let from = self.path(src)?;
         let dest = self.path(dst)?;
+        // The source must be one of our regular files, never a link to elsewhere.
+        if self.open_blob(src)?.is_none() {
+            return Err(Error::corrupt(format!("blob {src} is missing")));
+        }
         self.ensure_dirs(dst)?;
         // Blob files never change once published, so a copy can share the file: a hard link
         // copies nothing. It is locked like a new file until its record commits; if a cleanup
@@ -259,7 +320,11 @@ impl BlobStore for FsBlobs {
     }
 
     fn delete(&self, id: &str) -> Result<()> {
-        match fs::remove_file(self.path(id)?) {
+        let path = self.path(id)?;
+        if !self.real_fanout(id)? {
+            return Ok(());
+        }
+        match fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
@@ -273,20 +338,15 @@ impl BlobStore for FsBlobs {
     }
 
     fn is_held(&self, file: &BlobFile) -> bool {
-        let Ok(path) = self.file_path(file) else { return false };
-        match File::open(&path) {
-            Ok(f) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
-            Err(_) => false,
+        match self.open_walked(file) {
+            Ok(Some(f)) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+            _ => false,
         }
     }
 
     fn remove_unheld(&self, file: &BlobFile, still_unreferenced: &dyn Fn() -> Result<bool>) -> Result<bool> {
         let path = self.file_path(file)?;
-        let f = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(e.into()),
-        };
+        let Some(f) = self.open_walked(file)? else { return Ok(false) };
         match f.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Ok(false),

@@ -72,6 +72,9 @@ pub struct Outcome {
     pub evicted: u64,
 }
 
+/// Deferred hits on one record: (key, the version that was read, last access time, count).
+pub type AccessNote = (String, u64, i64, u64);
+
 /// A record read with its inline data (None when the data lives in the blob store).
 pub type Loaded = (Record, Option<Vec<u8>>);
 
@@ -145,22 +148,23 @@ pub trait MetadataBackend: Send + Sync {
     /// Removes one record whatever its contents (used by repair for unreadable records).
     fn remove_raw(&self, ns: &str, key: &str) -> Result<Option<String>>;
 
-    /// Adds deferred access bookkeeping in one transaction: for each (key, time, count),
-    /// `accessed_at = max(accessed_at, time)` and `access_count += count`. Missing keys are skipped.
-    fn add_access(&self, ns: &str, items: &[(String, i64, u64)]) -> Result<()> {
-        let keys: Vec<&str> = items.iter().map(|(k, _, _)| k.as_str()).collect();
+    /// Adds deferred access bookkeeping in one transaction: for each (key, version, time,
+    /// count), if the record is still at that version, `accessed_at = max(accessed_at, time)`
+    /// and `access_count += count`. Missing or since-replaced records are skipped.
+    fn add_access(&self, ns: &str, items: &[AccessNote]) -> Result<()> {
+        let keys: Vec<&str> = items.iter().map(|(k, _, _, _)| k.as_str()).collect();
         let mut body = |current: &[Option<Record>]| -> Result<Vec<Action>> {
             Ok(current
                 .iter()
                 .zip(items)
-                .map(|(r, (_, t, n))| match r {
-                    Some(r) => {
+                .map(|(r, (_, v, t, n))| match r {
+                    Some(r) if r.version == *v => {
                         let mut r = r.clone();
                         r.accessed_at = r.accessed_at.max(*t);
                         r.access_count += n;
                         Action::Put(r, Payload::Keep)
                     }
-                    None => Action::Nothing,
+                    _ => Action::Nothing,
                 })
                 .collect())
         };

@@ -3,7 +3,7 @@
 //! on several threads run in parallel.
 
 use super::filter::{Cond, Filter, Order, Value};
-use super::{Action, Loaded, MetadataBackend, Outcome, Payload, Record, Scanned, TxBody};
+use super::{AccessNote, Action, Loaded, MetadataBackend, Outcome, Payload, Record, Scanned, TxBody};
 use crate::error::{Error, Result};
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
@@ -56,7 +56,9 @@ pub struct Sqlite {
 impl Sqlite {
     /// Opens (creating if needed) the database at `path`. `full_sync`: fsync on every commit.
     pub fn open(path: &Path, full_sync: bool) -> Result<Self> {
-        let db = Sqlite { path: path.to_path_buf(), full_sync, pool: Mutex::new(Vec::new()) };
+        // Absolute, so that SQLite (built with URI support) never reads "file:..." as a URI.
+        let path = std::path::absolute(path).map_err(|e| Error::io(format!("{}: {e}", path.display())))?;
+        let db = Sqlite { path, full_sync, pool: Mutex::new(Vec::new()) };
         let mut conn = db.connect()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(SCHEMA)?;
@@ -84,10 +86,12 @@ impl Sqlite {
     }
 
     fn connect(&self) -> Result<Connection> {
+        // No URI: a directory named "file:..." is a directory. No links: a cacheness.db planted
+        // as a symbolic link to a file elsewhere is refused, never written through.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let conn = Connection::open_with_flags(&self.path, flags)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // A read-only database cannot switch to WAL; it can still be read.
@@ -635,16 +639,16 @@ impl MetadataBackend for Sqlite {
         })
     }
 
-    fn add_access(&self, ns: &str, items: &[(String, i64, u64)]) -> Result<()> {
+    fn add_access(&self, ns: &str, items: &[AccessNote]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut stmt = tx.prepare_cached(
                     "UPDATE entries SET accessed_at = max(accessed_at, ?3), access_count = access_count + ?4 \
-                     WHERE ns = ?1 AND key = ?2",
+                     WHERE ns = ?1 AND key = ?2 AND version = ?5",
                 )?;
-                for (key, t, n) in items {
-                    stmt.execute(rusqlite::params![ns, key, t, int(*n)])?;
+                for (key, v, t, n) in items {
+                    stmt.execute(rusqlite::params![ns, key, t, int(*n), int(*v)])?;
                 }
             }
             tx.commit()?;
