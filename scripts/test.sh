@@ -24,6 +24,7 @@ step "PostgreSQL test server"
 eval "$(scripts/pg.sh start)"
 trap 'scripts/pg.sh stop || true' EXIT
 test -n "${CACHENESS_TEST_POSTGRES_URL:-}"
+export CACHENESS_REQUIRE_POSTGRES=1
 
 step "Rust tests"
 cargo test

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -137,11 +138,13 @@ impl JsonFile {
     }
 
     fn lock(&self, exclusive: bool) -> Result<Held> {
+        // Never through a link planted in the directory (O_NOFOLLOW).
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&self.lock_path)
             .map_err(|e| io_err("cannot open lock file", &self.lock_path, e))?;
         let locked = if exclusive { file.lock() } else { file.lock_shared() };
@@ -171,7 +174,17 @@ impl JsonFile {
     }
 
     fn load(&self) -> Result<Tables> {
-        let text = match std::fs::read(&self.path) {
+        let read = || -> std::io::Result<Vec<u8>> {
+            let mut f =
+                OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&self.path)?;
+            if !f.metadata()?.file_type().is_file() {
+                return Err(std::io::Error::other("not a regular file"));
+            }
+            let mut t = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut t)?;
+            Ok(t)
+        };
+        let text = match read() {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Tables::default()),
             Err(e) => return Err(io_err("cannot read", &self.path, e)),

@@ -591,6 +591,10 @@ impl Postgres {
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
+            // No reaper jobs: with them r2d2 keeps its worker threads alive ~30 s after the
+            // handle closes (threads pile up in programs that open and close caches).
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connection_timeout(Duration::from_secs(30))
             .build_unchecked(PostgresConnectionManager::new(config, NoTls));
         Ok(Postgres { pool })

@@ -10,5 +10,6 @@ extern const t_case cache_tests[];  /* test_cache.c: entry operations, TTL, batc
 extern const t_case filter_tests[]; /* test_filter.c: *_where, delete_matching */
 extern const t_case maint_tests[];  /* test_maint.c: verify, repair, orphans, export, clear */
 extern const t_case store_tests[];  /* test_store.c: cacheness_store_* */
+extern const t_case postgres_tests[]; /* test_postgres.c: a PostgreSQL-backed cache */
 
 #endif

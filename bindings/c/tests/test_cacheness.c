@@ -77,7 +77,7 @@ static bool selected(const char *name, int argc, char **argv) {
 
 int main(int argc, char **argv) {
     const t_case *suites[] = {basic_tests, args_tests, cache_tests, filter_tests, maint_tests,
-                              store_tests};
+                              store_tests, postgres_tests};
     if (!realpath(argv[0], t_self)) snprintf(t_self, sizeof t_self, "%s", argv[0]);
     if (argc == 4 && strcmp(argv[1], "--writer") == 0)
         return t_writer(argv[2], argv[3]) ? 1 : 0;
