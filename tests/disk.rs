@@ -435,7 +435,6 @@ fn check_read_only(c: &Cache, entries: &[(String, Vec<u8>)], what: &str, metadat
 }
 
 #[test]
-#[ignore = "BUG-8: a read-only cache directory cannot be opened (or read) at all"]
 fn read_only_file_system_serves_reads_and_refuses_writes() {
     let m = Mount::new(4096);
     let dir = m.dir.join("cache");

@@ -50,6 +50,8 @@ END;
 pub struct Sqlite {
     path: PathBuf,
     full_sync: bool,
+    /// Opened read-only (the file system refused writes at open).
+    read_only: bool,
     pool: Mutex<Vec<Connection>>,
 }
 
@@ -58,7 +60,31 @@ impl Sqlite {
     pub fn open(path: &Path, full_sync: bool) -> Result<Self> {
         // Absolute, so that SQLite (built with URI support) never reads "file:..." as a URI.
         let path = std::path::absolute(path).map_err(|e| Error::io(format!("{}: {e}", path.display())))?;
-        let db = Sqlite { path, full_sync, pool: Mutex::new(Vec::new()) };
+        let db = Sqlite { path, full_sync, read_only: false, pool: Mutex::new(Vec::new()) };
+        match db.open_schema() {
+            Ok(()) => Ok(db),
+            // On a read-only file system WAL cannot make its -shm file, so even reading fails:
+            // serve the existing database read-only instead (writes then fail with CACHENESS_IO).
+            Err(e) if e.code == crate::error::Code::Io && db.path.exists() => {
+                let ro = Sqlite { path: db.path.clone(), full_sync, read_only: true, pool: Mutex::new(Vec::new()) };
+                let conn = ro.connect().map_err(|_| e.clone())?;
+                let v: Option<String> = conn
+                    .query_row("SELECT value FROM cacheness_meta WHERE name = 'schema_version'", [], |r| r.get(0))
+                    .optional()
+                    .map_err(|_| e.clone())?;
+                if v.as_deref() != Some(&SCHEMA_VERSION.to_string()) {
+                    return Err(e);
+                }
+                ro.give_back(conn);
+                Ok(ro)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates or checks the schema (one write transaction).
+    fn open_schema(&self) -> Result<()> {
+        let db = self;
         let mut conn = db.connect()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(SCHEMA)?;
@@ -82,10 +108,21 @@ impl Sqlite {
         }
         tx.commit()?;
         db.give_back(conn);
-        Ok(db)
+        Ok(())
     }
 
     fn connect(&self) -> Result<Connection> {
+        if self.read_only {
+            // `immutable`: no locks and no -shm (the file system cannot change under us).
+            let uri = format!("file:{}?mode=ro&immutable=1", uri_path(&self.path));
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+            let conn = Connection::open_with_flags(uri, flags)?;
+            conn.set_prepared_statement_cache_capacity(64);
+            return Ok(conn);
+        }
         // No URI: a directory named "file:..." is a directory. No links: a cacheness.db planted
         // as a symbolic link to a file elsewhere is refused, never written through.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -124,6 +161,20 @@ impl Sqlite {
         }
         out
     }
+}
+
+/// An absolute path as the path part of an SQLite URI (percent-encoded).
+fn uri_path(p: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &b in p.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/._-".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn row_to_record(row: &Row<'_>) -> rusqlite::Result<Record> {
