@@ -131,9 +131,38 @@ fn delete_where(cr: &mut Criterion) {
     g.finish();
 }
 
+/// Where the time goes besides single calls (added with the comparison benchmarks in bench/):
+/// a page of `list`, and the deferred access bookkeeping: hits on 4096 distinct entries, then
+/// a get_metadata, which writes the waiting notes first (one UPDATE per entry in one transaction).
+fn hotspots(cr: &mut Criterion) {
+    let n = n();
+    let t = tempfile::tempdir().unwrap();
+    let value = vec![7u8; 4096];
+    let c = filled(t.path(), n, &value);
+    let keys: Vec<String> =
+        (0..n).map(|i| cacheness::cache::selector_key(&format!(r#"{{"bench":{i}}}"#)).unwrap()).collect();
+    let mut g = cr.benchmark_group("hotspots_4KiB");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(1000.min(n) as u64));
+    g.bench_function("list_page_1000", |b| b.iter(|| c.list(None, Some(r#"{"limit":1000}"#)).unwrap()));
+    let k = 4096.min(n);
+    g.throughput(Throughput::Elements(k as u64));
+    let mut start = 0usize;
+    g.bench_function("get_4096_distinct_then_flush", |b| {
+        b.iter(|| {
+            for j in 0..k {
+                c.get(&keys[(start + j * 7919) % n]).unwrap().unwrap();
+            }
+            start += 1;
+            c.get_metadata(&keys[start % n]).unwrap().unwrap()
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
-    targets = single_ops, delete_where
+    targets = single_ops, delete_where, hotspots
 }
 criterion_main!(benches);

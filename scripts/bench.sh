@@ -12,15 +12,18 @@
 #   BENCH_STAGES      subset of "criterion compare go node" (default: all); report always runs
 #   BENCH_TMP         where the data sets are made (default /tmp; the full run needs ~12 GB)
 #   BENCH_README=1    also rewrite the benchmark table in README.md
+#   BENCH_KEEP_RAW=1  add to bench/results/raw/ instead of starting afresh (resume a run;
+#                     BENCH_PREV_WALL=seconds it had run, if it stopped before writing machine.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 t_start=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 RES=bench/results
 RAW=$RES/raw
 STAGES=${BENCH_STAGES:-criterion compare go node}
 has_stage() { [[ " $STAGES " == *" $1 "* ]]; }
+stage_t=$(date +%s)
+stage_done() { echo "   ($1: $(( $(date +%s) - stage_t )) s, load $(cut -d' ' -f1-3 /proc/loadavg))"; stage_t=$(date +%s); }
 
 if [ -n "${BENCH_QUICK:-}" ]; then
     DATASETS=${BENCH_DATASETS:-4096:1000,4096:100000,1048576:1000}
@@ -28,7 +31,8 @@ if [ -n "${BENCH_QUICK:-}" ]; then
     DUR=${BENCH_DUR:-0.15}
     NEW_COUNT=${BENCH_NEW_COUNT:-500}
     RSS_GETS=20000
-    criterion_args=(-- --warm-up-time 0.2 --measurement-time 0.5)
+    criterion_args=(-- --warm-up-time 0.1 --measurement-time 0.3 --sample-size 10)
+    LIST_CAP=20
     GO_BENCHTIME=0.3s
     node_env=(BENCH_SYNC_OPS=50000 BENCH_ASYNC_OPS=50000)
 else
@@ -38,6 +42,7 @@ else
     NEW_COUNT=${BENCH_NEW_COUNT:-2000}
     RSS_GETS=100000
     criterion_args=()
+    LIST_CAP=120
     GO_BENCHTIME=2s
     node_env=()
 fi
@@ -60,17 +65,33 @@ if ! "$PY" -c 'import diskcache, matplotlib' 2>/dev/null; then
     "$PY" -m pip install -q --disable-pip-version-check diskcache matplotlib
 fi
 
-cargo build --release 2>&1 | grep -v '^\s*\(Compiling\|Finished\)' || true
+build_log=$(mktemp)
+trap 'rm -f "$build_log"' EXIT
+run_quiet() { "$@" >"$build_log" 2>&1 || { tail -30 "$build_log" >&2; echo "bench: '$*' failed" >&2; exit 1; }; }
+if [ -z "${BENCH_NO_BUILD:-}" ]; then  # BENCH_NO_BUILD=1: measure the library as built
+    run_quiet cargo build --release
+    if has_stage criterion; then run_quiet cargo bench --bench core --no-run; fi
+fi
 test -f target/release/libcacheness.so -a -f include/cacheness.h
 make -s -C bench/c
-rm -rf "$RAW"
+stage_done "set-up and build"
+prev_wall=${BENCH_PREV_WALL:-0}
+if [ -n "${BENCH_KEEP_RAW:-}" ]; then
+    # resume: keep what an earlier (interrupted) run measured and add to it
+    if [ -f "$RAW/machine.json" ]; then
+        prev_wall=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("wall_s", 0))' "$RAW/machine.json")
+    fi
+else
+    rm -rf "$RAW"
+fi
 mkdir -p "$RAW"
 
 if has_stage criterion; then
     echo "== 1. Rust core (criterion, N=$CRITERION_N)"
     CACHENESS_BENCH_N=$CRITERION_N cargo bench --bench core "${criterion_args[@]}" >"$RAW/criterion.txt" 2>&1 || {
         tail -20 "$RAW/criterion.txt"; exit 1; }
-    tr '\r' '\n' <"$RAW/criterion.txt" | grep -E '^[0-9A-Za-z_]+/|time:' | grep -v '^Benchmarking' || true
+    tr '\r' '\n' <"$RAW/criterion.txt" | grep -E '^[0-9A-Za-z_]+/|time:' | grep -v '^Benchmarking' | grep -v '%' || true
+    stage_done criterion
 fi
 
 if has_stage compare; then
@@ -84,7 +105,7 @@ if has_stage compare; then
             case $lib in
                 cacheness) cmd=(bench/c/build/bench) ;;
                 sqlite) cmd=(bench/c/build/sqlite_floor) ;;
-                diskcache) cmd=("$PY" bench/py/diskcache_bench.py) ;;
+                diskcache) cmd=("$PY" bench/py/diskcache_bench.py --list-cap "$LIST_CAP") ;;
             esac
             "${cmd[@]}" --datasets "$ds" "${common[@]}" >>"$RAW/$lib.jsonl" 2>>"$RAW/$lib.log" || {
                 echo "bench: $lib failed on $ds; see $RAW/$lib.log" >&2; tail -5 "$RAW/$lib.log" >&2; exit 1; }
@@ -92,21 +113,24 @@ if has_stage compare; then
         done
     done
     compare_wall=$(( $(date +%s) - t_cmp ))
+    stage_done compare
 fi
 
 if has_stage go; then
     echo "== 4a. Go binding"
     make -s -C bindings/go bench BENCHTIME="$GO_BENCHTIME" 2>&1 | tee "$RAW/go.txt" | grep -E '^Benchmark' || true
+    stage_done go
 fi
 if has_stage node; then
     echo "== 4b. Node binding"
     env "${node_env[@]}" make -s -C bindings/node bench 2>&1 | tee "$RAW/node.txt" | grep -E 'get' || true
+    stage_done node
 fi
 
-wall=$(( $(date +%s) - t_start ))
+wall=$(( $(date +%s) - t_start + prev_wall ))
 cmd="make bench"
 [ -n "${BENCH_QUICK:-}" ] && cmd="BENCH_QUICK=1 make bench"
-BENCH_CMD=$cmd BENCH_WALL=$wall BENCH_LOAD_START=$load_start BENCH_COMPARE_WALL=${compare_wall:-} \
+BENCH_CMD=$cmd BENCH_WALL=$wall BENCH_LOAD_START=$load_start BENCH_COMPARE_WALL=${compare_wall:-${BENCH_PREV_COMPARE_WALL:-}} \
 BENCH_DS=$DATASETS BENCH_R=$ROUNDS BENCH_D=$DUR BENCH_NC=$NEW_COUNT BENCH_CN=$CRITERION_N "$PY" - <<'EOF' >"$RAW/machine.json"
 import json, os, platform, subprocess, sqlite3, re, glob
 import diskcache
