@@ -671,3 +671,31 @@ fn verify_during_writes_reports_no_false_damage() {
         },
     );
 }
+
+/// Regression: the store's copy had the cache's old race (a source replaced meanwhile made the
+/// copy fail with CORRUPT or BUSY instead of reading the source again).
+#[test]
+fn store_copy_racing_a_replacing_put_never_fails() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = format!("{{\"dir\":{:?}}}", t.path().display().to_string());
+    let s = std::sync::Arc::new(Store::open(Some(&cfg)).unwrap());
+    s.put("src", &vec![1u8; BIG], None).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (s, stop) = (s.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u8;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i = i.wrapping_add(1);
+                s.put("src", &vec![i; BIG], None).unwrap();
+            }
+        })
+    };
+    for _ in 0..1000 {
+        assert!(s.copy("src", "dst", true).unwrap());
+        let d = s.get("dst").unwrap().unwrap();
+        assert!(d.len() == BIG && d.iter().all(|b| *b == d[0]), "the copy is one whole value");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+}

@@ -78,6 +78,10 @@ pub fn is_stale(e: &Error) -> bool {
 /// How often a read retries after a [`stale`] result before giving up with CACHENESS_BUSY.
 pub const READ_RETRIES: usize = 8;
 
+/// What a copy or move writes for its destination: the payload, the destination's blob id (if
+/// in a file), and the guard keeping a new file safe until its record commits.
+pub type CopyData = (Payload, Option<String>, Option<BlobGuard>);
+
 pub fn content_hash(data: &[u8]) -> String {
     format!("sha256:{}", sha256_hex(data))
 }
@@ -179,6 +183,35 @@ impl Core {
         let id = self.blob_id(key);
         let guard = self.blobs.put(&id, data, self.durable)?;
         Ok(Prepared { payload: Payload::Blob, blob: Some(id), size: data.len() as u64, content_hash: hash, guard })
+    }
+
+    /// The data a copy or move of `src` gives the entry `dest_key`: a move hands over the
+    /// source's blob file, a copy gets its own (a hard link where possible); inline data is
+    /// taken as read. `Ok(None)` when the source's file is gone because a writer replaced or
+    /// removed the source meanwhile: read the source again.
+    pub fn copy_payload(
+        &self,
+        src: &Record,
+        inline: Option<Vec<u8>>,
+        dest_key: &str,
+        is_move: bool,
+    ) -> Result<Option<CopyData>> {
+        Ok(Some(match (&src.blob, inline) {
+            (Some(id), _) if is_move => (Payload::Blob, Some(id.clone()), None),
+            (Some(id), _) => {
+                let new = self.blob_id(dest_key);
+                match self.blobs.copy(id, &new, self.durable) {
+                    Ok(g) => (Payload::Blob, Some(new), Some(g)),
+                    Err(e) if e.code == Code::Corrupt => {
+                        let e = self.reject(src, "missing_file");
+                        return if is_stale(&e) { Ok(None) } else { Err(e) };
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            (None, Some(d)) => (Payload::Inline(d), None, None),
+            (None, None) => return Err(self.reject(src, "invalid_record")),
+        }))
     }
 
     /// Undoes a [`Prepared`] whose transaction did not commit.

@@ -29,7 +29,8 @@ pub struct PutItem<'a> {
 pub type BatchItem = (String, Option<Vec<u8>>);
 
 const MAX_LIST_LIMIT: u64 = 10_000;
-const COPY_RETRIES: usize = 50;
+/// How often copy/move read a source that keeps changing before CACHENESS_BUSY.
+pub(crate) const COPY_RETRIES: usize = 50;
 
 /// The key a selector names: params JSON (starting with `{`) or a 64-hex key.
 pub fn selector_key(selector: &str) -> Result<String> {
@@ -408,28 +409,8 @@ impl Cache {
                 return Ok(false);
             };
             self.core.check_record(&srec)?;
-            // The data for the destination: moved blobs keep their file; copies get their own.
-            let (payload, blob, guard) = match (&srec.blob, inline) {
-                (Some(id), _) if is_move => (crate::storage::Payload::Blob, Some(id.clone()), None),
-                (Some(id), _) => {
-                    let new = self.core.blob_id(&dest_key);
-                    let g = match self.core.blobs.copy(id, &new, self.core.durable) {
-                        Ok(g) => g,
-                        // The source's file is gone: if the source was replaced or deleted
-                        // meanwhile, read it again; else it really is broken (reject says which).
-                        Err(e) if e.code == Code::Corrupt => {
-                            let e = self.core.reject(&srec, "missing_file");
-                            if is_stale(&e) {
-                                continue;
-                            }
-                            return Err(e);
-                        }
-                        Err(e) => return Err(e),
-                    };
-                    (crate::storage::Payload::Blob, Some(new), Some(g))
-                }
-                (None, Some(d)) => (crate::storage::Payload::Inline(d), None, None),
-                (None, None) => return Err(self.core.reject(&srec, "invalid_record")),
+            let Some((payload, blob, guard)) = self.core.copy_payload(&srec, inline, &dest_key, is_move)? else {
+                continue; // the source changed while we read it
             };
             let mut stale = false;
             let mut body = |current: &[Option<Record>]| -> Result<Vec<Action>> {

@@ -4,7 +4,7 @@
 
 use super::config::{self, OpenConfig};
 use super::core::{is_stale, merge_patch, metadata_text, render, Core, READ_RETRIES};
-use super::ops::{clear, page};
+use super::ops::{clear, page, COPY_RETRIES};
 use super::time::now_ms;
 use crate::error::{Code, Error, Result};
 use crate::storage::filter::Cond;
@@ -240,64 +240,59 @@ impl Store {
         if src == dest {
             return Err(Error::invalid("source and destination are the same name"));
         }
-        let Some((srec, inline)) =
-            self.core.meta.read(self.ns(), &[src], &Filter::all(), None)?.into_iter().next().flatten()
-        else {
-            return Ok(false);
-        };
-        self.core.check_record(&srec)?;
-        let (payload, blob, guard) = match (&srec.blob, inline) {
-            (Some(id), _) if is_move => (Payload::Blob, Some(id.clone()), None),
-            (Some(id), _) => {
-                let new = self.core.blob_id(dest);
-                let g = self.core.blobs.copy(id, &new, self.core.durable)?;
-                (Payload::Blob, Some(new), Some(g))
-            }
-            (None, Some(d)) => (Payload::Inline(d), None, None),
-            (None, None) => return Err(self.core.reject(&srec, "invalid_record")),
-        };
-        let mut moved = false;
-        let now = now_ms();
-        let mut body = |current: &[Option<Record>]| -> Result<Vec<Action>> {
-            let Some(s) = &current[0] else { return Ok(vec![Action::Nothing, Action::Nothing]) };
-            if s.version != srec.version || s.blob != srec.blob {
-                return Err(Error::new(Code::Busy, "the source changed during copy/move; try again"));
-            }
-            if current[1].is_some() && !overwrite {
-                return Err(Error::new(Code::Exists, format!("{dest:?} exists (pass overwrite to replace it)")));
-            }
-            let mut rec = s.clone();
-            rec.key = dest.to_string();
-            rec.blob = blob.clone();
-            rec.version = current[1].as_ref().map_or(1, |o| o.version + 1);
-            rec.created_at = now;
-            rec.accessed_at = now;
-            rec.access_count = 0;
-            self.core.sign(&mut rec);
-            moved = true;
-            Ok(vec![if is_move { Action::Delete } else { Action::Nothing }, Action::Put(rec, payload.clone())])
-        };
-        let result = self.core.meta.transact(self.ns(), &[src, dest], None, &mut body);
-        drop(guard);
-        match result {
-            Ok(out) => {
-                self.core.finish(&out);
-                if !moved && !is_move {
-                    if let Some(b) = &blob {
-                        let _ = self.core.blobs.delete(b);
-                    }
+        for _ in 0..COPY_RETRIES {
+            let Some((srec, inline)) =
+                self.core.meta.read(self.ns(), &[src], &Filter::all(), None)?.into_iter().next().flatten()
+            else {
+                return Ok(false);
+            };
+            self.core.check_record(&srec)?;
+            let Some((payload, blob, guard)) = self.core.copy_payload(&srec, inline, dest, is_move)? else {
+                continue; // the source changed while we read it
+            };
+            let mut moved = false;
+            let now = now_ms();
+            let mut body = |current: &[Option<Record>]| -> Result<Vec<Action>> {
+                let Some(s) = current[0].as_ref().filter(|s| s.version == srec.version && s.blob == srec.blob) else {
+                    return Ok(vec![Action::Nothing, Action::Nothing]); // changed since read
+                };
+                if current[1].is_some() && !overwrite {
+                    return Err(Error::new(Code::Exists, format!("{dest:?} exists (pass overwrite to replace it)")));
                 }
-                Ok(moved)
-            }
-            Err(e) => {
+                let mut rec = s.clone();
+                rec.key = dest.to_string();
+                rec.blob = blob.clone();
+                rec.version = current[1].as_ref().map_or(1, |o| o.version + 1);
+                rec.created_at = now;
+                rec.accessed_at = now;
+                rec.access_count = 0;
+                self.core.sign(&mut rec);
+                moved = true;
+                Ok(vec![if is_move { Action::Delete } else { Action::Nothing }, Action::Put(rec, payload.clone())])
+            };
+            let result = self.core.meta.transact(self.ns(), &[src, dest], None, &mut body);
+            drop(guard);
+            let discard = || {
                 if !is_move {
                     if let Some(b) = &blob {
                         let _ = self.core.blobs.delete(b);
                     }
                 }
-                Err(e)
+            };
+            match result {
+                Ok(out) if moved => {
+                    self.core.finish(&out);
+                    return Ok(true);
+                }
+                // Not moved: the source changed since it was read; read it again.
+                Ok(_) => discard(),
+                Err(e) => {
+                    discard();
+                    return Err(e);
+                }
             }
         }
+        Err(Error::new(Code::Busy, "the source kept changing during copy/move; try again"))
     }
 
     pub fn clear(&self) -> Result<u64> {
