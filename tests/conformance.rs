@@ -604,7 +604,17 @@ mod cases {
                 true,
             ),
             ("store/x", Some(json!({})), r#"{"project":"ml"}"#, "bytes", 70, 800, 800, None, true),
-            ("abc", Some(json!({"arr": ["x", 1], "s": "abc\nd"})), "[1,2]", "bytes", 80, 900, 900, None, false),
+            (
+                "abc",
+                Some(json!({"arr": ["x", 1], "s": "abc\nd", "big": 1e21, "q": "q\"b\\s\u{1}", "name \"q\"": 7})),
+                "[1,2]",
+                "bytes",
+                80,
+                900,
+                900,
+                None,
+                false,
+            ),
         ];
         rows.into_iter()
             .map(|(key, params, metadata, dt, size, created, accessed, expires, blob)| {
@@ -765,6 +775,29 @@ mod cases {
                 vec!["a*b"],
             ),
             ("combined empty", c(vec![Cond::DataType("text".into()), Cond::MaxSize(10)]), vec![]),
+            // The SQL backends look for the member's canonical text before parsing JSON; these
+            // check that escapes, number forms and nesting neither hide nor fake a match.
+            ("eq 1e21", c(vec![eq(p("big"), json!(1e21))]), vec!["abc"]),
+            ("eq 1e21 written in full", c(vec![eq(p("big"), json!(1_000_000_000_000_000_000_000.0))]), vec!["abc"]),
+            ("eq string with quote, backslash, control", c(vec![eq(p("q"), json!("q\"b\\s\u{1}"))]), vec!["abc"]),
+            ("eq member name with quotes", c(vec![eq(p("name \"q\""), json!(7))]), vec!["abc"]),
+            ("eq member text only nested", c(vec![eq(p("a"), json!(1))]), vec![]),
+            (
+                "prefix across an escape",
+                c(vec![Cond::Prefix { field: Field::Params, name: "s".into(), prefix: "abc\n".into() }]),
+                vec!["abc"],
+            ),
+            (
+                "prefix ending in a quote",
+                c(vec![Cond::Prefix { field: Field::Params, name: "q".into(), prefix: "q\"".into() }]),
+                vec!["abc"],
+            ),
+            (
+                "exists member name with quotes",
+                c(vec![Cond::Exists { field: Field::Params, name: "name \"q\"".into(), exists: true }]),
+                vec!["abc"],
+            ),
+            ("glob member name with quotes, not a string", c(vec![glob(p("name \"q\""), "*")]), vec![]),
         ];
         v.iter_mut().for_each(|(_, _, e)| e.sort());
         v.into_iter().map(|(d, f, e)| (d.to_string(), f, e)).collect()

@@ -6,6 +6,7 @@
 
 pub mod blob_fs;
 pub mod blob_mem;
+pub mod checkpoint;
 pub mod filter;
 pub mod json;
 pub mod memory;

@@ -53,6 +53,7 @@ pub struct Sqlite {
     /// Opened read-only (the file system refused writes at open).
     read_only: bool,
     pool: Mutex<Vec<Connection>>,
+    checkpointer: super::checkpoint::Checkpointer,
 }
 
 impl Sqlite {
@@ -60,13 +61,25 @@ impl Sqlite {
     pub fn open(path: &Path, full_sync: bool) -> Result<Self> {
         // Absolute, so that SQLite (built with URI support) never reads "file:..." as a URI.
         let path = std::path::absolute(path).map_err(|e| Error::io(format!("{}: {e}", path.display())))?;
-        let db = Sqlite { path, full_sync, read_only: false, pool: Mutex::new(Vec::new()) };
+        let db = Sqlite {
+            path,
+            full_sync,
+            read_only: false,
+            pool: Mutex::new(Vec::new()),
+            checkpointer: Default::default(),
+        };
         match db.open_schema() {
             Ok(()) => Ok(db),
             // On a read-only file system WAL cannot make its -shm file, so even reading fails:
             // serve the existing database read-only instead (writes then fail with CACHENESS_IO).
             Err(e) if e.code == crate::error::Code::Io && db.path.exists() => {
-                let ro = Sqlite { path: db.path.clone(), full_sync, read_only: true, pool: Mutex::new(Vec::new()) };
+                let ro = Sqlite {
+                    path: db.path.clone(),
+                    full_sync,
+                    read_only: true,
+                    pool: Mutex::new(Vec::new()),
+                    checkpointer: Default::default(),
+                };
                 let conn = ro.connect().map_err(|_| e.clone())?;
                 let v: Option<String> = conn
                     .query_row("SELECT value FROM cacheness_meta WHERE name = 'schema_version'", [], |r| r.get(0))
@@ -136,6 +149,9 @@ impl Sqlite {
         conn.pragma_update(None, "synchronous", if self.full_sync { "FULL" } else { "NORMAL" })?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -8192)?;
+        if let Ok(m) = std::env::var("CN_MMAP") {
+            conn.pragma_update(None, "mmap_size", m.parse::<i64>().unwrap())?;
+        }
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }
@@ -146,6 +162,11 @@ impl Sqlite {
                 pool.push(conn);
             }
         }
+    }
+
+    /// After a committed write: a checkpoint is due on the background thread.
+    fn wrote(&self) {
+        self.checkpointer.wrote(|| self.connect().ok());
     }
 
     /// Runs `f` on a pooled connection (opening one if all are busy).
@@ -178,21 +199,26 @@ fn uri_path(p: &Path) -> String {
 }
 
 fn row_to_record(row: &Row<'_>) -> rusqlite::Result<Record> {
+    record_at(row, 0)
+}
+
+/// The record in the `COLS` columns starting at column `o`.
+fn record_at(row: &Row<'_>, o: usize) -> rusqlite::Result<Record> {
     Ok(Record {
-        key: row.get(0)?,
-        params: row.get(1)?,
-        data_type: row.get(2)?,
-        description: row.get(3)?,
-        size: row.get::<_, i64>(4)?.try_into().map_err(|_| bad_col(4))?,
-        content_hash: row.get(5)?,
-        version: row.get::<_, i64>(6)?.try_into().map_err(|_| bad_col(6))?,
-        created_at: row.get(7)?,
-        accessed_at: row.get(8)?,
-        access_count: row.get::<_, i64>(9)?.try_into().map_err(|_| bad_col(9))?,
-        expires_at: row.get(10)?,
-        metadata: row.get(11)?,
-        blob: row.get(12)?,
-        signature: row.get(13)?,
+        key: row.get(o)?,
+        params: row.get(o + 1)?,
+        data_type: row.get(o + 2)?,
+        description: row.get(o + 3)?,
+        size: row.get::<_, i64>(o + 4)?.try_into().map_err(|_| bad_col(o + 4))?,
+        content_hash: row.get(o + 5)?,
+        version: row.get::<_, i64>(o + 6)?.try_into().map_err(|_| bad_col(o + 6))?,
+        created_at: row.get(o + 7)?,
+        accessed_at: row.get(o + 8)?,
+        access_count: row.get::<_, i64>(o + 9)?.try_into().map_err(|_| bad_col(o + 9))?,
+        expires_at: row.get(o + 10)?,
+        metadata: row.get(o + 11)?,
+        blob: row.get(o + 12)?,
+        signature: row.get(o + 13)?,
     })
 }
 
@@ -204,33 +230,46 @@ fn int(v: u64) -> Sql {
     Sql::Integer(v.min(i64::MAX as u64) as i64)
 }
 
-fn json_path(name: &str) -> String {
-    format!("$.\"{name}\"")
+/// SQL for the JSON type and the value of the top-level member `name` of `col`, with their
+/// arguments pushed. A JSON path cannot name a member whose name holds `"` or `\\` (SQLite's
+/// quoted path labels have no escapes), so those are looked up with json_each instead.
+fn member_sql(col: &str, name: &str, args: &mut Vec<Sql>) -> (String, String) {
+    if name.contains(['"', '\\']) {
+        args.push(Sql::Text(name.to_string()));
+        let n = args.len();
+        (
+            format!("(SELECT type FROM json_each({col}) WHERE key = ?{n})"),
+            format!("(SELECT value FROM json_each({col}) WHERE key = ?{n})"),
+        )
+    } else {
+        args.push(Sql::Text(format!("$.\"{name}\"")));
+        let p = args.len();
+        (format!("json_type({col}, ?{p})"), format!("json_extract({col}, ?{p})"))
+    }
 }
 
-/// Appends the SQL for one JSON equality test of `col` at `path` against `v`.
-fn json_eq_sql(col: &str, path: &str, v: &serde_json::Value, args: &mut Vec<Sql>) -> String {
+/// Appends the SQL for one JSON equality test of the member (`ty`, `val`: see [`member_sql`])
+/// against `v`.
+fn json_eq_sql(ty: &str, val: &str, v: &serde_json::Value, args: &mut Vec<Sql>) -> String {
     use serde_json::Value as J;
-    args.push(Sql::Text(path.to_string()));
-    let p = args.len();
     match v {
-        J::Null => format!("json_type({col}, ?{p}) = 'null'"),
-        J::Bool(true) => format!("json_type({col}, ?{p}) = 'true'"),
-        J::Bool(false) => format!("json_type({col}, ?{p}) = 'false'"),
+        J::Null => format!("{ty} = 'null'"),
+        J::Bool(true) => format!("{ty} = 'true'"),
+        J::Bool(false) => format!("{ty} = 'false'"),
         J::String(s) => {
             args.push(Sql::Text(s.clone()));
-            format!("(json_type({col}, ?{p}) = 'text' AND json_extract({col}, ?{p}) = ?{})", args.len())
+            format!("({ty} = 'text' AND {val} = ?{})", args.len())
         }
         J::Number(n) => {
             args.push(match n.as_i64() {
                 Some(i) => Sql::Integer(i),
                 None => Sql::Real(n.as_f64().unwrap_or(f64::NAN)),
             });
-            format!("(json_type({col}, ?{p}) IN ('integer', 'real') AND json_extract({col}, ?{p}) = ?{})", args.len())
+            format!("({ty} IN ('integer', 'real') AND {val} = ?{})", args.len())
         }
         J::Array(_) | J::Object(_) => {
             args.push(Sql::Text(crate::cache::keys::canonical_value(v)));
-            format!("(json_type({col}, ?{p}) IN ('object', 'array') AND json_extract({col}, ?{p}) = ?{})", args.len())
+            format!("({ty} IN ('object', 'array') AND {val} = ?{})", args.len())
         }
     }
 }
@@ -272,38 +311,52 @@ pub(crate) fn where_sql(f: &Filter, args: &mut Vec<Sql>) -> String {
             Cond::MinSize(n) => bind(args, int(*n), "size >= ?"),
             Cond::MaxSize(n) => bind(args, int(*n), "size <= ?"),
             Cond::AliveAt(t) => bind(args, Sql::Integer(*t), "(expires_at IS NULL OR expires_at > ?)"),
-            Cond::Eq { field, name, value } => json_eq_sql(field.column(), &json_path(name), value, args),
+            Cond::Eq { field, name, value } => {
+                let (ty, val) = member_sql(field.column(), name, args);
+                json_eq_sql(&ty, &val, value, args)
+            }
             Cond::In { field, name, values } => {
                 if values.is_empty() {
                     "0".to_string()
                 } else {
-                    let path = json_path(name);
-                    let ors: Vec<String> = values.iter().map(|v| json_eq_sql(field.column(), &path, v, args)).collect();
+                    let (ty, val) = member_sql(field.column(), name, args);
+                    let ors: Vec<String> = values.iter().map(|v| json_eq_sql(&ty, &val, v, args)).collect();
                     format!("({})", ors.join(" OR "))
                 }
             }
             Cond::Prefix { field, name, prefix } => {
-                let col = field.column();
-                args.push(Sql::Text(json_path(name)));
-                let p = args.len();
+                let (ty, val) = member_sql(field.column(), name, args);
                 args.push(Sql::Text(prefix.clone()));
                 let x = args.len();
-                format!(
-                    "(json_type({col}, ?{p}) = 'text' AND substr(json_extract({col}, ?{p}), 1, length(?{x})) = ?{x})"
-                )
+                format!("({ty} = 'text' AND substr({val}, 1, length(?{x})) = ?{x})")
             }
             Cond::Glob { field, name, pattern } => {
-                let col = field.column();
-                args.push(Sql::Text(json_path(name)));
-                let p = args.len();
+                let (ty, val) = member_sql(field.column(), name, args);
                 args.push(Sql::Text(pattern.clone()));
-                format!("(json_type({col}, ?{p}) = 'text' AND json_extract({col}, ?{p}) GLOB ?{})", args.len())
+                format!("({ty} = 'text' AND {val} GLOB ?{})", args.len())
             }
             Cond::Exists { field, name, exists } => {
-                args.push(Sql::Text(json_path(name)));
+                let (ty, _) = member_sql(field.column(), name, args);
                 let not = if *exists { "NOT " } else { "" };
-                format!("json_type({}, ?{}) IS {not}NULL", field.column(), args.len())
+                format!("{ty} IS {not}NULL")
             }
+        };
+        // A cheap test first: the library writes params and metadata as canonical (RFC 8785)
+        // text, so a top-level member that matches appears in it as `"name":<canonical value>`
+        // (or its start). Rows without that text are rejected by a substring search, without
+        // parsing their JSON; the JSON test above still decides for the rest.
+        let sql = match member_needles(c) {
+            Some((col, needles)) => {
+                let tests: Vec<String> = needles
+                    .into_iter()
+                    .map(|n| {
+                        args.push(Sql::Text(n));
+                        format!("instr({col}, ?{}) > 0", args.len())
+                    })
+                    .collect();
+                format!("({}) AND {sql}", tests.join(" OR "))
+            }
+            None => sql,
         };
         // Text that is not JSON (damaged, or a store entry's empty params) has no members:
         // it matches `$exists: false` and no other JSON condition, and never fails the call.
@@ -322,6 +375,50 @@ pub(crate) fn where_sql(f: &Filter, args: &mut Vec<Sql>) -> String {
         "1".to_string()
     } else {
         parts.join(" AND ")
+    }
+}
+
+/// The texts of which at least one must occur in the canonical column text for `c` to hold,
+/// or `None` when there is no such test (`$exists: false`, conditions on other columns).
+fn member_needles(c: &Cond) -> Option<(&'static str, Vec<String>)> {
+    use crate::cache::keys::canonical_value;
+    use serde_json::Value as J;
+    let member = |name: &str| format!("{}:", canonical_value(&J::String(name.to_string())));
+    let (field, needles) = match c {
+        Cond::Eq { field, name, value } => (field, vec![member(name) + &canonical_value(value)]),
+        Cond::In { field, name, values } if !values.is_empty() => {
+            (field, values.iter().map(|v| member(name) + &canonical_value(v)).collect())
+        }
+        Cond::Prefix { field, name, prefix } => {
+            let mut quoted = canonical_value(&J::String(prefix.clone()));
+            quoted.pop(); // the closing quote: the member's text only starts with the prefix
+            (field, vec![member(name) + &quoted])
+        }
+        Cond::Glob { field, name, .. } => (field, vec![member(name) + "\""]),
+        Cond::Exists { field, name, exists: true } => (field, vec![member(name)]),
+        _ => return None,
+    };
+    Some((field.column(), needles))
+}
+
+/// `ns = ?1` for a statement over the rows a filter selects. When no condition can use an
+/// index (only JSON and size tests), the unary `+` keeps SQLite from walking an (ns, ...) index
+/// and fetching every row through it: one pass over the table is several times faster.
+fn ns_term(f: &Filter) -> &'static str {
+    let indexed = f.0.iter().any(|c| {
+        matches!(
+            c,
+            Cond::KeyPrefix(_)
+                | Cond::CreatedBefore(_)
+                | Cond::CreatedAfter(_)
+                | Cond::AccessedBefore(_)
+                | Cond::ExpiresBefore(_)
+        )
+    });
+    if indexed {
+        "ns = ?1"
+    } else {
+        "+ns = ?1"
     }
 }
 
@@ -347,6 +444,32 @@ fn load_many(conn: &Connection, ns: &str, keys: &[&str]) -> Result<Vec<Option<Re
         found.insert(r.key.clone(), r);
     }
     Ok(keys.iter().map(|k| found.get(*k).cloned()).collect())
+}
+
+/// Records with inline data for `keys`, in order (a key given twice comes back twice), by one
+/// statement: the key list is walked in order and each key is one index lookup, so the rows
+/// arrive in the caller's order with their position, and nothing is looked up or copied twice.
+fn read_many(c: &Connection, ns: &str, keys: &[&str], cond: &Filter) -> Result<Vec<Option<Loaded>>> {
+    let mut args = vec![Sql::Text(ns.into()), Sql::Text(keys_json(keys))];
+    // The list's columns renamed, so that the filter's unqualified names mean the entry's.
+    let sql = format!(
+        "SELECT pos, {COLS}, inline FROM (SELECT key AS pos, value AS wanted FROM json_each(?2)) \
+         CROSS JOIN entries WHERE ns = ?1 AND key = wanted AND ({})",
+        where_sql(cond, &mut args)
+    );
+    let mut stmt = c.prepare_cached(&sql)?;
+    let mut out: Vec<Option<Loaded>> = Vec::with_capacity(keys.len());
+    out.resize_with(keys.len(), || None);
+    let mut rows = stmt.query(params_from_iter(args.iter()))?;
+    while let Some(row) = rows.next()? {
+        let at: i64 = row.get(0)?;
+        let rec = record_at(row, 1).map_err(|e| Error::corrupt(format!("unreadable record: {e}")))?;
+        let inline: Option<Vec<u8>> = row.get(15)?;
+        if let Some(slot) = usize::try_from(at).ok().and_then(|i| out.get_mut(i)) {
+            *slot = Some((rec, inline));
+        }
+    }
+    Ok(out)
 }
 
 fn insert_or_replace(conn: &Connection, ns: &str, r: &Record, payload: &Payload) -> Result<()> {
@@ -457,6 +580,9 @@ impl MetadataBackend for Sqlite {
                 }
             });
         }
+        if access.is_none() && keys.len() > 1 {
+            return self.with(|c| read_many(c, ns, keys, cond));
+        }
         self.with(|c| {
             let mut args = vec![Sql::Text(ns.into()), Sql::Text(keys_json(keys))];
             let mut sql = match access {
@@ -546,6 +672,7 @@ impl MetadataBackend for Sqlite {
                 evict(&tx, ns, limit, keys, &mut out)?;
             }
             tx.commit()?;
+            self.wrote();
             Ok(out)
         })
     }
@@ -553,8 +680,11 @@ impl MetadataBackend for Sqlite {
     fn delete_where(&self, ns: &str, filter: &Filter) -> Result<(u64, Vec<String>)> {
         self.with(|c| {
             let mut args = vec![Sql::Text(ns.into())];
-            let sql =
-                format!("DELETE FROM entries WHERE ns = ?1 AND ({}) RETURNING blob", where_sql(filter, &mut args));
+            let sql = format!(
+                "DELETE FROM entries WHERE {} AND ({}) RETURNING blob",
+                ns_term(filter),
+                where_sql(filter, &mut args)
+            );
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut n = 0u64;
             let mut blobs = Vec::new();
@@ -569,6 +699,7 @@ impl MetadataBackend for Sqlite {
                 }
             }
             tx.commit()?;
+            self.wrote();
             Ok((n, blobs))
         })
     }
@@ -576,9 +707,13 @@ impl MetadataBackend for Sqlite {
     fn set_expiry_where(&self, ns: &str, filter: &Filter, expires_at: Option<i64>) -> Result<u64> {
         self.with(|c| {
             let mut args = vec![Sql::Text(ns.into()), expires_at.map_or(Sql::Null, Sql::Integer)];
-            let sql =
-                format!("UPDATE entries SET expires_at = ?2 WHERE ns = ?1 AND ({})", where_sql(filter, &mut args));
+            let sql = format!(
+                "UPDATE entries SET expires_at = ?2 WHERE {} AND ({})",
+                ns_term(filter),
+                where_sql(filter, &mut args)
+            );
             let n = c.prepare_cached(&sql)?.execute(params_from_iter(args.iter()))?;
+            self.wrote();
             Ok(n as u64)
         })
     }
@@ -592,7 +727,8 @@ impl MetadataBackend for Sqlite {
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut args = vec![Sql::Text(ns.into())];
-            let sql = format!("SELECT {COLS} FROM entries WHERE ns = ?1 AND ({})", where_sql(filter, &mut args));
+            let sql =
+                format!("SELECT {COLS} FROM entries WHERE {} AND ({})", ns_term(filter), where_sql(filter, &mut args));
             let records: Vec<Record> = {
                 let mut stmt = tx.prepare_cached(&sql)?;
                 let rows = stmt.query_map(params_from_iter(args.iter()), row_to_record)?;
@@ -606,6 +742,7 @@ impl MetadataBackend for Sqlite {
                 }
             }
             tx.commit()?;
+            self.wrote();
             Ok(n)
         })
     }
@@ -703,6 +840,7 @@ impl MetadataBackend for Sqlite {
                 }
             }
             tx.commit()?;
+            self.wrote();
             Ok(())
         })
     }
@@ -713,6 +851,7 @@ impl MetadataBackend for Sqlite {
                 .prepare_cached("DELETE FROM entries WHERE ns = ?1 AND key = ?2 RETURNING blob")?
                 .query_row(rusqlite::params![ns, key], |r| r.get::<_, Option<String>>(0))
                 .optional()?;
+            self.wrote();
             Ok(blob.flatten())
         })
     }
