@@ -699,3 +699,54 @@ fn store_copy_racing_a_replacing_put_never_fails() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.join().unwrap();
 }
+
+/// A database written by schema version 1 (ns_totals kept by triggers) is migrated on open:
+/// the triggers are dropped (else every write would count twice) and the totals recomputed.
+#[test]
+fn schema_version_1_database_is_migrated() {
+    let t = tempfile::tempdir().unwrap();
+    let c = open_in(t.path(), "");
+    for i in 0..5 {
+        c.put(&format!(r#"{{"m":{i}}}"#), &vec![1u8; 10 * (i + 1)], None).unwrap();
+    }
+    drop(c);
+    // Turn it back into what version 1 left: its triggers, its version, and totals that do
+    // not match (so that only a recount gives the right figures).
+    let db = rusqlite::Connection::open(t.path().join("cacheness.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER entries_ins AFTER INSERT ON entries BEGIN
+             INSERT INTO ns_totals (ns, entries, total_size) VALUES (new.ns, 1, new.size)
+             ON CONFLICT (ns) DO UPDATE SET entries = entries + 1, total_size = total_size + new.size;
+         END;
+         CREATE TRIGGER entries_del AFTER DELETE ON entries BEGIN
+             UPDATE ns_totals SET entries = entries - 1, total_size = total_size - old.size WHERE ns = old.ns;
+         END;
+         CREATE TRIGGER entries_upd AFTER UPDATE OF size ON entries BEGIN
+             UPDATE ns_totals SET total_size = total_size - old.size + new.size WHERE ns = new.ns;
+         END;
+         UPDATE ns_totals SET entries = 99, total_size = 99;
+         UPDATE cacheness_meta SET value = '1' WHERE name = 'schema_version';",
+    )
+    .unwrap();
+    drop(db);
+
+    let c = open_in(t.path(), "");
+    let stats = |c: &Cache| -> (u64, u64) {
+        let v: Value = serde_json::from_str(&c.stats().unwrap()).unwrap();
+        (v["entries"].as_u64().unwrap(), v["total_size"].as_u64().unwrap())
+    };
+    assert_eq!(stats(&c), (5, 150), "totals recounted from the entries");
+    c.put(r#"{"m":9}"#, &[0u8; 7], None).unwrap();
+    c.delete(r#"{"m":0}"#).unwrap();
+    assert_eq!(stats(&c), (5, 147), "each write counted once (the triggers are gone)");
+    let db = rusqlite::Connection::open(t.path().join("cacheness.db")).unwrap();
+    let (triggers, version): (i64, String) = db
+        .query_row(
+            "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'trigger'), \
+             (SELECT value FROM cacheness_meta WHERE name = 'schema_version')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((triggers, version.as_str()), (0, "2"));
+}

@@ -13,7 +13,18 @@ use std::time::Duration;
 
 /// How long a call waits for another writer (thread or process) before CACHENESS_BUSY.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-const SCHEMA_VERSION: i64 = 1;
+/// 2: ns_totals kept by the library's statements (one update per transaction) instead of
+/// per-row triggers, which cost every insert a trigger program and a statement journal.
+const SCHEMA_VERSION: i64 = 2;
+/// Version 1 differs only by the triggers; opening it migrates it.
+const MIGRATE_FROM_1: &str = "
+DROP TRIGGER IF EXISTS entries_ins;
+DROP TRIGGER IF EXISTS entries_del;
+DROP TRIGGER IF EXISTS entries_upd;
+DELETE FROM ns_totals;
+INSERT INTO ns_totals (ns, entries, total_size) SELECT ns, count(*), sum(size) FROM entries GROUP BY ns;
+UPDATE cacheness_meta SET value = '2' WHERE name = 'schema_version';
+";
 const COLS: &str = "key, params, data_type, description, size, content_hash, version, created_at, \
                     accessed_at, access_count, expires_at, metadata, blob, signature";
 
@@ -35,16 +46,6 @@ CREATE INDEX IF NOT EXISTS entries_expires ON entries (ns, expires_at) WHERE exp
 CREATE INDEX IF NOT EXISTS entries_blob ON entries (blob) WHERE blob IS NOT NULL;
 CREATE TABLE IF NOT EXISTS ns_totals (ns TEXT PRIMARY KEY, entries INTEGER NOT NULL,
     total_size INTEGER NOT NULL);
-CREATE TRIGGER IF NOT EXISTS entries_ins AFTER INSERT ON entries BEGIN
-    INSERT INTO ns_totals (ns, entries, total_size) VALUES (new.ns, 1, new.size)
-    ON CONFLICT (ns) DO UPDATE SET entries = entries + 1, total_size = total_size + new.size;
-END;
-CREATE TRIGGER IF NOT EXISTS entries_del AFTER DELETE ON entries BEGIN
-    UPDATE ns_totals SET entries = entries - 1, total_size = total_size - old.size WHERE ns = old.ns;
-END;
-CREATE TRIGGER IF NOT EXISTS entries_upd AFTER UPDATE OF size ON entries BEGIN
-    UPDATE ns_totals SET total_size = total_size - old.size + new.size WHERE ns = new.ns;
-END;
 ";
 
 pub struct Sqlite {
@@ -85,7 +86,8 @@ impl Sqlite {
                     .query_row("SELECT value FROM cacheness_meta WHERE name = 'schema_version'", [], |r| r.get(0))
                     .optional()
                     .map_err(|_| e.clone())?;
-                if v.as_deref() != Some(&SCHEMA_VERSION.to_string()) {
+                // Read-only, version 1 reads exactly as version 2 (they differ in write upkeep).
+                if !matches!(v.as_deref(), Some("1" | "2")) {
                     return Err(e);
                 }
                 ro.give_back(conn);
@@ -112,6 +114,7 @@ impl Sqlite {
                 )?;
             }
             Some(Ok(v)) if v == SCHEMA_VERSION => {}
+            Some(Ok(1)) => tx.execute_batch(MIGRATE_FROM_1)?,
             Some(Ok(v)) if v > SCHEMA_VERSION => {
                 return Err(Error::backend(format!(
                     "database schema version {v} is newer than this library supports ({SCHEMA_VERSION})"
@@ -472,54 +475,78 @@ fn read_many(c: &Connection, ns: &str, keys: &[&str], cond: &Filter) -> Result<V
     Ok(out)
 }
 
-fn insert_or_replace(conn: &Connection, ns: &str, r: &Record, payload: &Payload) -> Result<()> {
-    let base = [
-        Sql::Text(ns.into()),
-        Sql::Text(r.key.clone()),
-        Sql::Text(r.params.clone()),
-        Sql::Text(r.data_type.clone()),
-        Sql::Text(r.description.clone()),
+/// Writes `r` under its key: an UPDATE when the record `exists` (with `Payload::Keep` the data
+/// columns stay as they are), else an INSERT. The transaction read the current record first,
+/// so no upsert (and no statement journal) is needed.
+fn insert_or_replace(conn: &Connection, ns: &str, r: &Record, payload: &Payload, exists: bool) -> Result<()> {
+    use rusqlite::types::{ToSqlOutput, ValueRef};
+    fn text(s: &str) -> ToSqlOutput<'_> {
+        ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
+    }
+    let int = |v: u64| ToSqlOutput::Owned(int(v));
+    let mut args: Vec<ToSqlOutput<'_>> = vec![
+        text(ns),
+        text(&r.key),
+        text(&r.params),
+        text(&r.data_type),
+        text(&r.description),
         int(r.size),
-        Sql::Text(r.content_hash.clone()),
+        text(&r.content_hash),
         int(r.version),
-        Sql::Integer(r.created_at),
-        Sql::Integer(r.accessed_at),
+        ToSqlOutput::Owned(Sql::Integer(r.created_at)),
+        ToSqlOutput::Owned(Sql::Integer(r.accessed_at)),
         int(r.access_count),
-        r.expires_at.map_or(Sql::Null, Sql::Integer),
-        Sql::Text(r.metadata.clone()),
-        Sql::Text(r.signature.clone()),
+        ToSqlOutput::Owned(r.expires_at.map_or(Sql::Null, Sql::Integer)),
+        text(&r.metadata),
+        text(&r.signature),
     ];
-    const FIELDS: &str = "ns, key, params, data_type, description, size, content_hash, version, \
-        created_at, accessed_at, access_count, expires_at, metadata, signature";
-    const SET: &str = "params = excluded.params, data_type = excluded.data_type, \
-        description = excluded.description, size = excluded.size, content_hash = excluded.content_hash, \
-        version = excluded.version, created_at = excluded.created_at, accessed_at = excluded.accessed_at, \
-        access_count = excluded.access_count, expires_at = excluded.expires_at, \
-        metadata = excluded.metadata, signature = excluded.signature";
-    match payload {
-        Payload::Keep => {
-            let mut stmt = conn.prepare_cached(
-                "UPDATE entries SET params = ?3, data_type = ?4, description = ?5, size = ?6, \
-                 content_hash = ?7, version = ?8, created_at = ?9, accessed_at = ?10, \
-                 access_count = ?11, expires_at = ?12, metadata = ?13, signature = ?14 \
-                 WHERE ns = ?1 AND key = ?2",
-            )?;
-            stmt.execute(params_from_iter(base.iter()))?;
-        }
+    const SET: &str = "params = ?3, data_type = ?4, description = ?5, size = ?6, content_hash = ?7, \
+        version = ?8, created_at = ?9, accessed_at = ?10, access_count = ?11, expires_at = ?12, \
+        metadata = ?13, signature = ?14";
+    let sql = match payload {
+        Payload::Keep => format!("UPDATE entries SET {SET} WHERE ns = ?1 AND key = ?2"),
         Payload::Inline(_) | Payload::Blob => {
-            let (blob, inline) = match payload {
-                Payload::Inline(d) => (Sql::Null, Sql::Blob(d.clone())),
-                _ => (r.blob.clone().map_or(Sql::Null, Sql::Text), Sql::Null),
-            };
-            let mut stmt = conn.prepare_cached(&format!(
-                "INSERT INTO entries ({FIELDS}, blob, inline) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
-                 ON CONFLICT (ns, key) DO UPDATE SET {SET}, blob = excluded.blob, inline = excluded.inline"
-            ))?;
-            stmt.execute(params_from_iter(base.iter().chain([&blob, &inline])))?;
+            match payload {
+                Payload::Inline(d) => {
+                    args.push(ToSqlOutput::Owned(Sql::Null));
+                    args.push(ToSqlOutput::Borrowed(ValueRef::Blob(d)));
+                }
+                _ => {
+                    args.push(r.blob.as_deref().map_or(ToSqlOutput::Owned(Sql::Null), text));
+                    args.push(ToSqlOutput::Owned(Sql::Null));
+                }
+            }
+            if exists {
+                format!("UPDATE entries SET {SET}, blob = ?15, inline = ?16 WHERE ns = ?1 AND key = ?2")
+            } else {
+                "INSERT INTO entries (ns, key, params, data_type, description, size, content_hash, version, \
+                 created_at, accessed_at, access_count, expires_at, metadata, signature, blob, inline) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                    .to_string()
+            }
         }
+    };
+    let n = conn.prepare_cached(&sql)?.execute(params_from_iter(args.iter()))?;
+    if n != 1 {
+        return Err(Error::backend(format!("writing a record changed {n} rows, not 1")));
     }
     Ok(())
+}
+
+/// Adds to the entry count and total size of `ns` (in the caller's transaction).
+fn bump_totals(conn: &Connection, ns: &str, entries: i64, size: i64) -> Result<()> {
+    if entries != 0 || size != 0 {
+        conn.prepare_cached(
+            "INSERT INTO ns_totals (ns, entries, total_size) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (ns) DO UPDATE SET entries = entries + ?2, total_size = total_size + ?3",
+        )?
+        .execute(rusqlite::params![ns, entries, size])?;
+    }
+    Ok(())
+}
+
+fn size_of(r: &Record) -> i64 {
+    r.size.min(i64::MAX as u64) as i64
 }
 
 /// Evicts least recently accessed records of `ns` (never `protect`) until the total fits.
@@ -543,13 +570,17 @@ fn evict(conn: &Connection, ns: &str, limit: u64, protect: &[&str], out: &mut Ou
         victims.push((key, blob));
     }
     drop(rows);
-    let mut del = conn.prepare_cached("DELETE FROM entries WHERE ns = ?1 AND key = ?2")?;
+    let mut del = conn.prepare_cached("DELETE FROM entries WHERE ns = ?1 AND key = ?2 RETURNING size")?;
+    let (mut n, mut freed) = (0i64, 0i64);
     for (key, blob) in victims {
-        del.execute(rusqlite::params![ns, key])?;
+        if let Some(size) = del.query_row(rusqlite::params![ns, key], |r| r.get::<_, i64>(0)).optional()? {
+            n += 1;
+            freed += size;
+        }
         out.evicted += 1;
         out.dead_blobs.extend(blob);
     }
-    Ok(())
+    bump_totals(conn, ns, -n, -freed)
 }
 
 impl MetadataBackend for Sqlite {
@@ -634,6 +665,7 @@ impl MetadataBackend for Sqlite {
                     _ => None,
                 })
                 .collect();
+            let (mut d_entries, mut d_size) = (0i64, 0i64);
             for ((key, old), action) in keys.iter().zip(&current).zip(actions) {
                 match action {
                     Action::Nothing => {}
@@ -642,6 +674,8 @@ impl MetadataBackend for Sqlite {
                             tx.prepare_cached("DELETE FROM entries WHERE ns = ?1 AND key = ?2")?
                                 .execute(rusqlite::params![ns, key])?;
                             out.dead_blobs.extend(old.blob.clone());
+                            d_entries -= 1;
+                            d_size -= size_of(old);
                         }
                     }
                     Action::Put(rec, payload) => {
@@ -651,7 +685,9 @@ impl MetadataBackend for Sqlite {
                         if matches!(payload, Payload::Keep) && old.is_none() {
                             return Err(Error::backend("metadata-only write of a missing record"));
                         }
-                        insert_or_replace(&tx, ns, &rec, &payload)?;
+                        insert_or_replace(&tx, ns, &rec, &payload, old.is_some())?;
+                        d_size += size_of(&rec) - old.as_ref().map_or(0, size_of);
+                        d_entries += i64::from(old.is_none());
                         if let Some(old) = old {
                             // What is stored now, not what the record's field claims.
                             let new_blob = match payload {
@@ -668,6 +704,7 @@ impl MetadataBackend for Sqlite {
             }
             // A blob handed from one record to another (a move) is not dead.
             out.dead_blobs.retain(|b| !assigned.contains(b));
+            bump_totals(&tx, ns, d_entries, d_size)?;
             if let Some(limit) = size_limit {
                 evict(&tx, ns, limit, keys, &mut out)?;
             }
@@ -681,12 +718,12 @@ impl MetadataBackend for Sqlite {
         self.with(|c| {
             let mut args = vec![Sql::Text(ns.into())];
             let sql = format!(
-                "DELETE FROM entries WHERE {} AND ({}) RETURNING blob",
+                "DELETE FROM entries WHERE {} AND ({}) RETURNING blob, size",
                 ns_term(filter),
                 where_sql(filter, &mut args)
             );
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut n = 0u64;
+            let (mut n, mut freed) = (0u64, 0i64);
             let mut blobs = Vec::new();
             {
                 let mut stmt = tx.prepare_cached(&sql)?;
@@ -696,8 +733,10 @@ impl MetadataBackend for Sqlite {
                     if let Some(b) = row.get::<_, Option<String>>(0)? {
                         blobs.push(b);
                     }
+                    freed += row.get::<_, i64>(1).unwrap_or(0);
                 }
             }
+            bump_totals(&tx, ns, -(n as i64), -freed)?;
             tx.commit()?;
             self.wrote();
             Ok((n, blobs))
@@ -735,12 +774,15 @@ impl MetadataBackend for Sqlite {
                 rows.collect::<rusqlite::Result<_>>().map_err(|e| Error::corrupt(format!("unreadable record: {e}")))?
             };
             let mut n = 0;
+            let mut d_size = 0i64;
             for r in &records {
                 if let Some(new) = body(r)? {
-                    insert_or_replace(&tx, ns, &new, &Payload::Keep)?;
+                    insert_or_replace(&tx, ns, &new, &Payload::Keep, true)?;
+                    d_size += size_of(&new) - size_of(r);
                     n += 1;
                 }
             }
+            bump_totals(&tx, ns, 0, d_size)?;
             tx.commit()?;
             self.wrote();
             Ok(n)
@@ -847,12 +889,17 @@ impl MetadataBackend for Sqlite {
 
     fn remove_raw(&self, ns: &str, key: &str) -> Result<Option<String>> {
         self.with(|c| {
-            let blob: Option<Option<String>> = c
-                .prepare_cached("DELETE FROM entries WHERE ns = ?1 AND key = ?2 RETURNING blob")?
-                .query_row(rusqlite::params![ns, key], |r| r.get::<_, Option<String>>(0))
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let gone: Option<(Option<String>, i64)> = tx
+                .prepare_cached("DELETE FROM entries WHERE ns = ?1 AND key = ?2 RETURNING blob, size")?
+                .query_row(rusqlite::params![ns, key], |r| Ok((r.get(0).unwrap_or(None), r.get(1).unwrap_or(0))))
                 .optional()?;
+            if let Some((_, size)) = &gone {
+                bump_totals(&tx, ns, -1, -size)?;
+            }
+            tx.commit()?;
             self.wrote();
-            Ok(blob.flatten())
+            Ok(gone.and_then(|g| g.0))
         })
     }
 }
