@@ -44,6 +44,11 @@ pub fn selector_key(selector: &str) -> Result<String> {
 }
 
 fn selectors(json: &str) -> Result<Vec<String>> {
+    // The common shape, an array of plain strings (keys), without building a JSON tree; any
+    // other text (objects, escapes, errors) takes the strict path below.
+    if let Ok(plain) = serde_json::from_str::<Vec<&str>>(json) {
+        return plain.into_iter().map(selector_key).collect();
+    }
     let v: Vec<Value> = serde_json::from_value(super::keys::parse_strict(json).map_err(|e| e.context("selectors"))?)
         .map_err(|_| Error::invalid("selectors must be a JSON array"))?;
     v.iter()
