@@ -3,13 +3,15 @@
 #   1. the Rust core (criterion, with a raw SQLite point select as the floor);
 #   2. the C ABI (bench/c/bench.c) and 3. Python DiskCache (bench/py/diskcache_bench.py) and raw
 #      SQLite from C (bench/c/sqlite_floor.c) on the same workloads, data set by data set;
-#   4. the Go and Node bindings (their own bench targets).
+#   4. the Go and Node bindings (their own bench targets);
+#   5. the batch targets of issue #4 (benches/targets.rs: delete_where 100k of 1M, get_batch
+#      vs gets, put_batch, each beside raw SQLite) -> bench/results/targets.{txt,json}.
 # Writes bench/results/latest.{md,json} and latency_vs_n.png (bench/report.py), raw output in
 # bench/results/raw/.
 # Environment:
 #   BENCH_QUICK=1     N = 1k and 100k, one round, short cells (under 5 minutes once built)
 #   BENCH_ROUNDS, BENCH_DUR, BENCH_DATASETS, BENCH_NEW_COUNT   override the comparison settings
-#   BENCH_STAGES      subset of "criterion compare go node" (default: all); report always runs
+#   BENCH_STAGES      subset of "criterion compare go node targets" (default: all); report always runs
 #   BENCH_TMP         where the data sets are made (default /tmp; the full run needs ~12 GB)
 #   BENCH_README=1    also rewrite the benchmark table in README.md
 #   BENCH_KEEP_RAW=1  add to bench/results/raw/ instead of starting afresh (resume a run;
@@ -20,7 +22,7 @@ t_start=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 RES=bench/results
 RAW=$RES/raw
-STAGES=${BENCH_STAGES:-criterion compare go node}
+STAGES=${BENCH_STAGES:-criterion compare go node targets}
 has_stage() { [[ " $STAGES " == *" $1 "* ]]; }
 stage_t=$(date +%s)
 stage_done() { echo "   ($1: $(( $(date +%s) - stage_t )) s, load $(cut -d' ' -f1-3 /proc/loadavg))"; stage_t=$(date +%s); }
@@ -35,6 +37,7 @@ if [ -n "${BENCH_QUICK:-}" ]; then
     LIST_CAP=20
     GO_BENCHTIME=0.3s
     node_env=(BENCH_SYNC_OPS=50000 BENCH_ASYNC_OPS=50000)
+    targets_env=(CACHENESS_TARGETS_N=100000 CACHENESS_TARGETS_ROUNDS=3)
 else
     DATASETS=${BENCH_DATASETS:-4096:1000,4096:100000,4096:1000000,1048576:1000}
     ROUNDS=${BENCH_ROUNDS:-3}
@@ -45,6 +48,7 @@ else
     LIST_CAP=120
     GO_BENCHTIME=2s
     node_env=()
+    targets_env=()
 fi
 CRITERION_N=${CACHENESS_BENCH_N:-10000}
 
@@ -125,6 +129,15 @@ if has_stage node; then
     echo "== 4b. Node binding"
     env "${node_env[@]}" make -s -C bindings/node bench 2>&1 | tee "$RAW/node.txt" | grep -E 'get' || true
     stage_done node
+fi
+
+if has_stage targets; then
+    echo "== 5. batch targets (benches/targets.rs)"
+    env "${targets_env[@]}" cargo bench --bench targets >"$RAW/targets.txt" 2>&1 || {
+        tail -20 "$RAW/targets.txt"; exit 1; }
+    grep -vE '^ *(Compiling|Finished|Running)' "$RAW/targets.txt" | tee "$RES/targets.txt"
+    cp target/targets.json "$RES/targets.json"
+    stage_done targets
 fi
 
 wall=$(( $(date +%s) - t_start + prev_wall ))

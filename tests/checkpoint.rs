@@ -22,7 +22,8 @@ fn size(p: &Path) -> u64 {
 
 fn put_n(c: &Cache, tag: &str, n: usize, value: &[u8]) {
     let params: Vec<String> = (0..n).map(|i| format!(r#"{{"{tag}":{i}}}"#)).collect();
-    let items: Vec<PutItem> = params.iter().map(|p| PutItem { params_json: p, data: value, options_json: None }).collect();
+    let items: Vec<PutItem> =
+        params.iter().map(|p| PutItem { params_json: p, data: value, options_json: None }).collect();
     c.put_batch(&items).unwrap();
 }
 
