@@ -700,8 +700,9 @@ fn store_copy_racing_a_replacing_put_never_fails() {
     writer.join().unwrap();
 }
 
-/// A database written by schema version 1 (ns_totals kept by triggers) is migrated on open:
-/// the triggers are dropped (else every write would count twice) and the totals recomputed.
+/// A database written by schema version 1 (ns_totals kept by triggers, created/accessed indexes
+/// with the key) is migrated on open: the triggers are dropped (else every write would count
+/// twice), the totals recomputed, the old indexes replaced.
 #[test]
 fn schema_version_1_database_is_migrated() {
     let t = tempfile::tempdir().unwrap();
@@ -724,6 +725,10 @@ fn schema_version_1_database_is_migrated() {
          CREATE TRIGGER entries_upd AFTER UPDATE OF size ON entries BEGIN
              UPDATE ns_totals SET total_size = total_size - old.size + new.size WHERE ns = new.ns;
          END;
+         CREATE INDEX entries_created ON entries (ns, created_at, key);
+         CREATE INDEX entries_accessed ON entries (ns, accessed_at, key);
+         DROP INDEX entries_by_created;
+         DROP INDEX entries_by_accessed;
          UPDATE ns_totals SET entries = 99, total_size = 99;
          UPDATE cacheness_meta SET value = '1' WHERE name = 'schema_version';",
     )
@@ -740,13 +745,18 @@ fn schema_version_1_database_is_migrated() {
     c.delete(r#"{"m":0}"#).unwrap();
     assert_eq!(stats(&c), (5, 147), "each write counted once (the triggers are gone)");
     let db = rusqlite::Connection::open(t.path().join("cacheness.db")).unwrap();
-    let (triggers, version): (i64, String) = db
+    let (triggers, indexes, version): (i64, String, String) = db
         .query_row(
             "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'trigger'), \
+             (SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master \
+              WHERE type = 'index' AND tbl_name = 'entries' AND sql IS NOT NULL ORDER BY name)), \
              (SELECT value FROM cacheness_meta WHERE name = 'schema_version')",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .unwrap();
-    assert_eq!((triggers, version.as_str()), (0, "2"));
+    assert_eq!(
+        (triggers, indexes.as_str(), version.as_str()),
+        (0, "entries_blob entries_by_accessed entries_by_created entries_expires", "3")
+    );
 }
