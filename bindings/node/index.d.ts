@@ -316,6 +316,7 @@ export class Cache {
   putSync(params: Params | string, data: Data, options?: PutOptions | null): string;
   /** The data, or undefined on a miss. */
   get(selector: Selector): Promise<Buffer | undefined>;
+  /** As get; a value of up to 8 KiB is a slice of a shared pool (see README: Data). */
   getSync(selector: Selector): Buffer | undefined;
   getWithMetadata(selector: Selector): Promise<DataWithMetadata | undefined>;
   getWithMetadataSync(selector: Selector): DataWithMetadata | undefined;
@@ -407,6 +408,7 @@ export class Store {
   putSync(key: string, data: Data, metadata?: JsonObject | null): void;
   /** The data, or undefined on a miss. */
   get(key: string): Promise<Buffer | undefined>;
+  /** As get; a value of up to 8 KiB is a slice of a shared pool (see README: Data). */
   getSync(key: string): Buffer | undefined;
   getMetadata(key: string): Promise<StoreEntryMetadata | undefined>;
   getMetadataSync(key: string): StoreEntryMetadata | undefined;

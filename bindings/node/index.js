@@ -12,6 +12,7 @@
 // Params, selectors, metadata, filters and options are plain objects, passed to C as JSON
 // with the C contract's own (snake_case) names; JSON that comes back is returned parsed.
 
+const { Buffer } = require('node:buffer'); // a module binding: the global is behind a getter
 const native = require('./build/cacheness.node');
 
 const ops = native.ops;
@@ -213,6 +214,85 @@ function defineMethods(cls, table) {
   }
 }
 
+// Sync fast paths for the hottest calls: no rest/spread, no argument table, and a native
+// function per call (src/cacheness_node.c, "Sync fast paths") that takes the selector string
+// directly. They replace the generic getSync, getMetadataSync and existsSync defined above;
+// behaviour (argument checks, error codes, results) is the same.
+//
+// getSync results of up to POOL_MAX_VALUE bytes are copied by the addon into a shared pool
+// Buffer and returned as a slice of it, as Buffer.allocUnsafe does with Node's own pool: an
+// ArrayBuffer of its own per 4 KiB result costs about as much as the rest of the binding's
+// work together. So `buf.buffer` of such a result is larger than the value and shared with
+// other results (use `buf.byteOffset`/`buf.length`; copy with Buffer.from(buf) to keep a small
+// value without holding on to its pool). Larger values get a Buffer of their own.
+const POOL_SIZE = 64 * 1024;
+const POOL_MAX_VALUE = 8 * 1024;
+let pool = null; // a Buffer over all of poolBuffer
+let poolBuffer = null;
+let poolOffset = POOL_SIZE; // no pool yet: the first getSync allocates one
+
+function ensurePool() {
+  if (POOL_SIZE - poolOffset < POOL_MAX_VALUE) {
+    pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+    poolBuffer = pool.buffer;
+    poolOffset = 0;
+  }
+}
+
+/** The result of a native *GetSync given (pool, poolOffset): a length in the pool, or a value. */
+function pooled(r) {
+  if (typeof r !== 'number') return r; // undefined (miss) or a Buffer of its own
+  const start = poolOffset;
+  poolOffset = (start + r + 7) & ~7; // keep every slice 8-byte aligned
+  return Buffer.from(poolBuffer, start, r); // cheaper than pool.subarray() (no species lookup)
+}
+
+const nativeCacheGetSync = native.cacheGetSync;
+const nativeCacheGetMetadataSync = native.cacheGetMetadataSync;
+const nativeCacheExistsSync = native.cacheExistsSync;
+const nativeStoreGetSync = native.storeGetSync;
+const nativeStoreGetMetadataSync = native.storeGetMetadataSync;
+const nativeStoreExistsSync = native.storeExistsSync;
+
+const CACHE_FAST = {
+  getSync(sel) {
+    const s = typeof sel === 'string' ? sel : selector(sel);
+    ensurePool();
+    return pooled(nativeCacheGetSync(this[HANDLE], s, pool, poolOffset));
+  },
+  getMetadataSync(sel) {
+    return parse(nativeCacheGetMetadataSync(this[HANDLE], typeof sel === 'string' ? sel : selector(sel)));
+  },
+  existsSync(sel) {
+    return nativeCacheExistsSync(this[HANDLE], typeof sel === 'string' ? sel : selector(sel));
+  },
+};
+
+const STORE_FAST = {
+  getSync(key) {
+    const s = typeof key === 'string' ? key : str(key, 'key');
+    ensurePool();
+    return pooled(nativeStoreGetSync(this[HANDLE], s, pool, poolOffset));
+  },
+  getMetadataSync(key) {
+    return parse(nativeStoreGetMetadataSync(this[HANDLE], typeof key === 'string' ? key : str(key, 'key')));
+  },
+  existsSync(key) {
+    return nativeStoreExistsSync(this[HANDLE], typeof key === 'string' ? key : str(key, 'key'));
+  },
+};
+
+for (const f of [nativeCacheGetSync, nativeCacheGetMetadataSync, nativeCacheExistsSync, nativeStoreGetSync,
+  nativeStoreGetMetadataSync, nativeStoreExistsSync]) {
+  if (typeof f !== 'function') throw new Error('cacheness addon lacks the sync fast paths (rebuild it)');
+}
+
+function defineFast(cls, table) {
+  for (const [name, fn] of Object.entries(table)) {
+    Object.defineProperty(cls.prototype, name, { value: fn, writable: true, configurable: true, enumerable: false });
+  }
+}
+
 function configJson(config) {
   if (config === undefined || config === null) throw invalid('config is required');
   return jsonObject(config, 'config');
@@ -256,6 +336,7 @@ class Cache {
   }
 }
 defineMethods(Cache, CACHE_METHODS);
+defineFast(Cache, CACHE_FAST);
 
 class Store {
   constructor(token, handle) {
@@ -278,6 +359,7 @@ class Store {
   }
 }
 defineMethods(Store, STORE_METHODS);
+defineFast(Store, STORE_FAST);
 
 /** The cache key of a params object: lowercase hex SHA-256 of its RFC 8785 canonical JSON. */
 function key(params) {

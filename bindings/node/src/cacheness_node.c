@@ -6,7 +6,8 @@
  * boolean flag and one result shape. The same code path serves the synchronous form (the C
  * call runs on the JS thread) and the Promise form (the C call runs on the libuv thread pool
  * through napi_create_async_work). index.js turns JS values into the JSON strings and bytes
- * expected here and parses the JSON that comes back.
+ * expected here and parses the JSON that comes back. The hottest sync calls (get, getMetadata,
+ * exists) also have a dedicated fast path ("Sync fast paths" below).
  *
  * Lifetime rules:
  * - A cache or store is a `handle_t` behind a napi external. `pending` counts async work in
@@ -78,12 +79,14 @@ typedef struct {
   uint32_t inflight;     /* async calls submitted to the libuv pool and not completed */
   uint32_t max_inflight; /* at most this many submitted at once */
   struct call *queue_head, *queue_tail; /* created, not yet submitted, FIFO */
+  cacheness_bytes deferred_free; /* see fast_call: freed at the next fast get or at teardown */
 } addon_state;
 
 static void addon_state_free(napi_env env, void *data, void *hint) {
   (void)hint;
   addon_state *st = data;
   if (st->error_class) napi_delete_reference(env, st->error_class);
+  if (st->deferred_free.data) cacheness_bytes_free(st->deferred_free);
   free(st);
 }
 
@@ -294,10 +297,9 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
 /* Unwrap a handle argument. Throws and returns NULL if it is not one of ours, is of the other
  * kind, or is closed. */
 static handle_t *get_handle(napi_env env, napi_value v, int want_kind) {
-  napi_valuetype t;
   void *p = NULL;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
-      napi_get_value_external(env, v, &p) != napi_ok || !p || ((handle_t *)p)->magic != HANDLE_MAGIC) {
+  /* napi_get_value_external fails (napi_invalid_arg) on anything that is not an external. */
+  if (napi_get_value_external(env, v, &p) != napi_ok || !p || ((handle_t *)p)->magic != HANDLE_MAGIC) {
     throw_error(env, "INVALID_ARGUMENT", "not a cacheness handle");
     return NULL;
   }
@@ -773,6 +775,195 @@ static napi_value js_call_sync(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Sync fast paths: get, getMetadata and exists of a cache or a store.                        */
+/*
+ * The generic callSync above costs a call_t allocation, a malloc'd copy of every string and a
+ * table dispatch; for the hottest sync calls that is a noticeable share of the C call itself.
+ * These take exactly (handle, selector[, pool, offset]), copy a selector of up to
+ * FAST_SEL_STACK bytes to the stack, and call the C function directly.
+ *
+ * get also avoids creating one ArrayBuffer per result, which costs about as much as all the
+ * rest of the binding's work (allocation, V8's accounting and later sweeping of a backing
+ * store, and the malloc traffic that comes with it). index.js passes a pool Buffer and an
+ * offset: a value that fits in pool[offset..] is copied there and its length returned
+ * (index.js then returns a Buffer over those bytes, as Buffer.allocUnsafe does with Node's own
+ * pool); one that does not fit comes back as a Buffer of its own. A miss is undefined. */
+
+#define FAST_SEL_STACK 1024
+#define DEFER_FREE_MAX ((size_t)64 * 1024)
+
+typedef enum { FAST_GET, FAST_GET_METADATA, FAST_EXISTS } fast_op;
+
+/* The selector (or store key) argument as a NUL-terminated UTF-8 string: in `stack` when it
+ * fits, else in *heap (malloc'd; the caller frees it). Returns NULL with a JS exception pending
+ * on error. */
+static const char *fast_string(napi_env env, napi_value v, const char *what, char *stack, char **heap) {
+  *heap = NULL;
+  size_t got = 0;
+  napi_status st = napi_get_value_string_utf8(env, v, stack, FAST_SEL_STACK, &got);
+  if (st == napi_string_expected) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s must be a string", what);
+    throw_error(env, "INVALID_ARGUMENT", buf);
+    return NULL;
+  }
+  if (st != napi_ok) {
+    throw_napi_failure(env, st, "napi_get_value_string_utf8");
+    return NULL;
+  }
+  const char *s = stack;
+  /* napi_get_value_string_utf8 truncates at a character boundary: a string it cut short
+   * leaves fewer than 4 of the FAST_SEL_STACK - 1 bytes unused. */
+  if (got + 4 >= FAST_SEL_STACK) {
+    size_t len = 0;
+    if ((st = napi_get_value_string_utf8(env, v, NULL, 0, &len)) != napi_ok) {
+      throw_napi_failure(env, st, "napi_get_value_string_utf8");
+      return NULL;
+    }
+    if (!(*heap = malloc(len + 1))) {
+      throw_error(env, "TOO_LARGE", "out of memory copying a string argument");
+      return NULL;
+    }
+    if ((st = napi_get_value_string_utf8(env, v, *heap, len + 1, &got)) != napi_ok) {
+      free(*heap);
+      *heap = NULL;
+      throw_napi_failure(env, st, "napi_get_value_string_utf8");
+      return NULL;
+    }
+    s = *heap;
+  }
+  if (strlen(s) != got) {
+    free(*heap);
+    *heap = NULL;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s must not contain NUL characters", what);
+    throw_error(env, "INVALID_ARGUMENT", buf);
+    return NULL;
+  }
+  return s;
+}
+
+static napi_value fast_call(napi_env env, napi_callback_info info, handle_kind kind, fast_op op) {
+  size_t argc = 4;
+  napi_value argv[4];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    throw_error(env, "INVALID_ARGUMENT", argc < 1 ? "internal: handle required"
+                                                  : kind == KIND_CACHE ? "selector is required" : "key is required");
+    return NULL;
+  }
+  handle_t *h = get_handle(env, argv[0], kind);
+  if (!h) return NULL;
+  /* The pool (get only): a Buffer / Uint8Array and a byte offset into it. Absent or
+   * undefined: every value comes back as a Buffer of its own. */
+  uint8_t *pool = NULL;
+  size_t pool_free = 0;
+  if (op == FAST_GET && argc >= 3 && !is_nullish(env, argv[2])) {
+    void *data = NULL;
+    size_t len = 0;
+    uint32_t off = 0;
+    bool is_ta = false;
+    napi_typedarray_type type = napi_int8_array;
+    if (napi_is_typedarray(env, argv[2], &is_ta) != napi_ok || !is_ta ||
+        napi_get_typedarray_info(env, argv[2], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array ||
+        argc < 4 || napi_get_value_uint32(env, argv[3], &off) != napi_ok || off > len) {
+      throw_error(env, "INVALID_ARGUMENT", "internal: bad result pool or offset");
+      return NULL;
+    }
+    pool = (uint8_t *)data + off;
+    pool_free = len - off;
+  }
+  char stack[FAST_SEL_STACK];
+  char *heap = NULL;
+  const char *sel = fast_string(env, argv[1], kind == KIND_CACHE ? "selector" : "key", stack, &heap);
+  if (!sel) return NULL;
+  /* Free the previous pooled result's C bytes now, before the C call, so that the library's
+   * next allocation can reuse that (cache-hot) memory. */
+  addon_state *st = NULL;
+  if (op == FAST_GET && napi_get_instance_data(env, (void **)&st) == napi_ok && st && st->deferred_free.data) {
+    cacheness_bytes_free(st->deferred_free);
+    st->deferred_free.data = NULL;
+    st->deferred_free.len = 0;
+  }
+
+  cacheness_error *e = NULL;
+  bool found = false;
+  cacheness_bytes bytes = {NULL, 0};
+  char *str = NULL;
+  if (kind == KIND_CACHE) {
+    cacheness_cache *k = h->ptr;
+    switch (op) {
+      case FAST_GET: e = cacheness_cache_get(k, sel, &bytes, &found); break;
+      case FAST_GET_METADATA: e = cacheness_cache_get_metadata(k, sel, &str, &found); break;
+      case FAST_EXISTS: e = cacheness_cache_exists(k, sel, &found); break;
+    }
+  } else {
+    cacheness_store *s = h->ptr;
+    switch (op) {
+      case FAST_GET: e = cacheness_store_get(s, sel, &bytes, &found); break;
+      case FAST_GET_METADATA: e = cacheness_store_get_metadata(s, sel, &str, &found); break;
+      case FAST_EXISTS: e = cacheness_store_exists(s, sel, &found); break;
+    }
+  }
+  free(heap);
+
+  if (e) {
+    if (bytes.data) cacheness_bytes_free(bytes);
+    if (str) cacheness_string_free(str);
+    napi_value err = error_from_c(env, e);
+    if (err) napi_throw(env, err);
+    return NULL;
+  }
+  napi_value v = NULL;
+  switch (op) {
+    case FAST_EXISTS:
+      NAPI_CALL(env, napi_get_boolean(env, found, &v));
+      return v;
+    case FAST_GET_METADATA:
+      v = found ? c_string_to_js(env, str) : js_undefined(env);
+      if (str) cacheness_string_free(str);
+      if (!v) throw_napi_failure(env, napi_generic_failure, "building the result");
+      return v;
+    case FAST_GET:
+      break;
+  }
+  if (!found) {
+    if (bytes.data) cacheness_bytes_free(bytes);
+    return js_undefined(env);
+  }
+  if (pool && bytes.len <= pool_free && bytes.len <= (size_t)INT32_MAX) {
+    if (bytes.len) memcpy(pool, bytes.data, bytes.len);
+    int32_t n = (int32_t)bytes.len;
+    /* The pool is usually not in the CPU cache (it is fresh memory each time), so the copy
+     * leaves its stores still draining; free() takes a lock, which would wait for all of them.
+     * Free the source later instead (at the next fast get; at most one per environment, of at
+     * most DEFER_FREE_MAX bytes), by which time they have long completed. */
+    if (bytes.data) {
+      if (st && bytes.len <= DEFER_FREE_MAX && !st->deferred_free.data) st->deferred_free = bytes;
+      else cacheness_bytes_free(bytes);
+    }
+    NAPI_CALL(env, napi_create_int32(env, n, &v));
+    return v;
+  }
+  v = bytes_to_buffer(env, &bytes); /* takes ownership of bytes */
+  if (!v) throw_napi_failure(env, napi_generic_failure, "building the result");
+  return v;
+}
+
+/* cacheGetSync(cache, selector[, pool, offset]) -> length in pool | Buffer | undefined */
+static napi_value js_cache_get_sync(napi_env env, napi_callback_info info) { return fast_call(env, info, KIND_CACHE, FAST_GET); }
+/* cacheGetMetadataSync(cache, selector) -> JSON string | undefined */
+static napi_value js_cache_get_metadata_sync(napi_env env, napi_callback_info info) { return fast_call(env, info, KIND_CACHE, FAST_GET_METADATA); }
+/* cacheExistsSync(cache, selector) -> boolean */
+static napi_value js_cache_exists_sync(napi_env env, napi_callback_info info) { return fast_call(env, info, KIND_CACHE, FAST_EXISTS); }
+/* storeGetSync(store, key[, pool, offset]) -> length in pool | Buffer | undefined */
+static napi_value js_store_get_sync(napi_env env, napi_callback_info info) { return fast_call(env, info, KIND_STORE, FAST_GET); }
+/* storeGetMetadataSync(store, key) -> JSON string | undefined */
+static napi_value js_store_get_metadata_sync(napi_env env, napi_callback_info info) { return fast_call(env, info, KIND_STORE, FAST_GET_METADATA); }
+/* storeExistsSync(store, key) -> boolean */
+static napi_value js_store_exists_sync(napi_env env, napi_callback_info info) { return fast_call(env, info, KIND_STORE, FAST_EXISTS); }
+
 static void async_execute(napi_env env, void *data) {
   (void)env;
   call_execute((call_t *)data);
@@ -1071,6 +1262,12 @@ static napi_value init(napi_env env, napi_value exports) {
       {"handleState", NULL, js_handle_state, NULL, NULL, NULL, napi_enumerable, NULL},
       {"callSync", NULL, js_call_sync, NULL, NULL, NULL, napi_enumerable, NULL},
       {"callAsync", NULL, js_call_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"cacheGetSync", NULL, js_cache_get_sync, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"cacheGetMetadataSync", NULL, js_cache_get_metadata_sync, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"cacheExistsSync", NULL, js_cache_exists_sync, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"storeGetSync", NULL, js_store_get_sync, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"storeGetMetadataSync", NULL, js_store_get_metadata_sync, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"storeExistsSync", NULL, js_store_exists_sync, NULL, NULL, NULL, napi_enumerable, NULL},
       {"deleteMatching", NULL, js_delete_matching, NULL, NULL, NULL, napi_enumerable, NULL},
       {"key", NULL, js_key, NULL, NULL, NULL, napi_enumerable, NULL},
       {"version", NULL, js_version, NULL, NULL, NULL, napi_enumerable, NULL},
