@@ -225,7 +225,11 @@ fn disk_full_blob_puts(extra: &str, strict: bool) {
     assert_no_leftovers(&c, &dir, "full disk");
     // Freeing space through the cache works on a full disk, and then puts succeed again.
     free_space(&c, &m, &dir, (!strict).then_some(ballast.as_path()), n);
-    assert!(free_kib(&m.dir) > 1024, "space came back: {} KiB free", free_kib(&m.dir));
+    // The SQLite log keeps its size until a checkpoint has copied it back and a later write
+    // restarts it; checkpoints run on a background thread, so right after the delete the log
+    // holds 300-600 KiB of this 2 MiB disk, depending on timing. Half the disk free is space
+    // that came back (the four 64 KiB puts below need a quarter of it).
+    assert!(free_kib(&m.dir) > 512, "space came back: {} KiB free; {}", free_kib(&m.dir), top_files(&dir));
     for i in 0..4u32 {
         c.put(&json!({"again": i}).to_string(), &value(i, 64 * 1024), None).expect("a put after space was freed");
     }
