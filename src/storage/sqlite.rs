@@ -90,8 +90,9 @@ impl Sqlite {
                     .query_row("SELECT value FROM cacheness_meta WHERE name = 'schema_version'", [], |r| r.get(0))
                     .optional()
                     .map_err(|_| e.clone())?;
-                // Read-only, versions 1 and 2 read exactly as 3 (they differ in write upkeep).
-                if !matches!(v.as_deref(), Some("1" | "2" | "3")) {
+                // Read-only, every version up to this one reads the same (they differ in write
+                // upkeep only).
+                if !v.and_then(|v| v.parse::<i64>().ok()).is_some_and(|v| (1..=SCHEMA_VERSION).contains(&v)) {
                     return Err(e);
                 }
                 ro.give_back(conn);
@@ -448,28 +449,22 @@ fn keys_json(keys: &[&str]) -> String {
     serde_json::to_string(keys).unwrap_or_else(|_| "[]".into())
 }
 
+/// Records for `keys`, in order, without their data (what a write transaction reads first).
 fn load_many(conn: &Connection, ns: &str, keys: &[&str]) -> Result<Vec<Option<Record>>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLS} FROM entries WHERE ns = ?1 AND key IN (SELECT value FROM json_each(?2))"
-    ))?;
-    let mut found: std::collections::HashMap<String, Record> = std::collections::HashMap::new();
-    let rows = stmt.query_map(rusqlite::params![ns, keys_json(keys)], row_to_record)?;
-    for r in rows {
-        let r = r.map_err(|e| Error::corrupt(format!("unreadable record: {e}")))?;
-        found.insert(r.key.clone(), r);
-    }
-    Ok(keys.iter().map(|k| found.get(*k).cloned()).collect())
+    Ok(read_many(conn, ns, keys, &Filter::all(), false)?.into_iter().map(|l| l.map(|(r, _)| r)).collect())
 }
 
-/// Records with inline data for `keys`, in order (a key given twice comes back twice), by one
-/// statement: the key list is walked in order and each key is one index lookup, so the rows
-/// arrive in the caller's order with their position, and nothing is looked up or copied twice.
-fn read_many(c: &Connection, ns: &str, keys: &[&str], cond: &Filter) -> Result<Vec<Option<Loaded>>> {
+/// Records for `keys` (with their inline data when `data`), in order (a key given twice comes
+/// back twice), by one statement: the key list is walked in order and each key is one index
+/// lookup, so the rows arrive in the caller's order with their position, and nothing is looked
+/// up or copied twice.
+fn read_many(c: &Connection, ns: &str, keys: &[&str], cond: &Filter, data: bool) -> Result<Vec<Option<Loaded>>> {
     let mut args = vec![Sql::Text(ns.into()), Sql::Text(keys_json(keys))];
     // The list's columns renamed, so that the filter's unqualified names mean the entry's.
     let sql = format!(
-        "SELECT pos, {COLS}, inline FROM (SELECT key AS pos, value AS wanted FROM json_each(?2)) \
+        "SELECT pos, {COLS}{} FROM (SELECT key AS pos, value AS wanted FROM json_each(?2)) \
          CROSS JOIN entries WHERE ns = ?1 AND key = wanted AND ({})",
+        if data { ", inline" } else { "" },
         where_sql(cond, &mut args)
     );
     let mut stmt = c.prepare_cached(&sql)?;
@@ -479,7 +474,7 @@ fn read_many(c: &Connection, ns: &str, keys: &[&str], cond: &Filter) -> Result<V
     while let Some(row) = rows.next()? {
         let at: i64 = row.get(0)?;
         let rec = record_at(row, 1).map_err(|e| Error::corrupt(format!("unreadable record: {e}")))?;
-        let inline: Option<Vec<u8>> = row.get(15)?;
+        let inline: Option<Vec<u8>> = if data { row.get(15)? } else { None };
         if let Some(slot) = usize::try_from(at).ok().and_then(|i| out.get_mut(i)) {
             *slot = Some((rec, inline));
         }
@@ -579,13 +574,14 @@ fn evict(conn: &Connection, ns: &str, limit: u64, protect: &[&str], out: &mut Ou
         let Some(row) = rows.next()? else { break };
         let (key, size, blob): (String, i64, Option<String>) = (row.get(0)?, row.get(1)?, row.get(2)?);
         excess -= size;
-        victims.push((key, blob));
+        victims.push((key, size, blob));
     }
     drop(rows);
-    let mut del = conn.prepare_cached("DELETE FROM entries WHERE ns = ?1 AND key = ?2 RETURNING size")?;
+    let mut del = conn.prepare_cached("DELETE FROM entries WHERE ns = ?1 AND key = ?2")?;
     let (mut n, mut freed) = (0i64, 0i64);
-    for (key, blob) in victims {
-        if let Some(size) = del.query_row(rusqlite::params![ns, key], |r| r.get::<_, i64>(0)).optional()? {
+    for (key, size, blob) in victims {
+        // The sizes were read in this write transaction: nothing can have changed them.
+        if del.execute(rusqlite::params![ns, key])? == 1 {
             n += 1;
             freed += size;
         }
@@ -624,7 +620,7 @@ impl MetadataBackend for Sqlite {
             });
         }
         if access.is_none() && keys.len() > 1 {
-            return self.with(|c| read_many(c, ns, keys, cond));
+            return self.with(|c| read_many(c, ns, keys, cond, true));
         }
         self.with(|c| {
             let mut args = vec![Sql::Text(ns.into()), Sql::Text(keys_json(keys))];
