@@ -42,6 +42,18 @@ fn raw_insert(db: &rusqlite::Connection, rows: &[usize], params_of: &dyn Fn(usiz
     tx.commit().unwrap();
 }
 
+/// The floor's writes for get_batch/put_batch: `keys` into its key/value table, one transaction.
+fn kv_insert(db: &rusqlite::Connection, keys: &[String], value: &[u8]) {
+    let tx = db.unchecked_transaction().unwrap();
+    {
+        let mut st = tx.prepare_cached("INSERT INTO kv (key, value) VALUES (?1, ?2)").unwrap();
+        for k in keys {
+            st.execute(rusqlite::params![k, value]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
 fn raw_fill(
     path: &std::path::Path,
     order: &[usize],
@@ -208,13 +220,7 @@ fn get_and_put(
         db.execute_batch(RAW_PRAGMAS).unwrap();
         db.execute_batch("CREATE TABLE kv (key TEXT NOT NULL UNIQUE, value BLOB NOT NULL)").unwrap();
         for chunk in keys.chunks(5000) {
-            let tx = db.unchecked_transaction().unwrap();
-            let mut st = tx.prepare_cached("INSERT INTO kv (key, value) VALUES (?1, ?2)").unwrap();
-            for k in chunk {
-                st.execute(rusqlite::params![k, value]).unwrap();
-            }
-            drop(st);
-            tx.commit().unwrap();
+            kv_insert(&db, chunk, &value);
         }
         for r in 0..rounds_get {
             let sel: Vec<&str> = (0..100).map(|k| keys[(r * 7_919 + k * 104_729) % n].as_str()).collect();
@@ -245,13 +251,7 @@ fn get_and_put(
                 .map(|k| cacheness::cache::selector_key(&format!(r#"{{"raw":{k},"round":{r}}}"#)).unwrap())
                 .collect();
             let start = Instant::now();
-            let tx = db.unchecked_transaction().unwrap();
-            let mut st = tx.prepare_cached("INSERT INTO kv (key, value) VALUES (?1, ?2)").unwrap();
-            for k in &new {
-                st.execute(rusqlite::params![k, value]).unwrap();
-            }
-            drop(st);
-            tx.commit().unwrap();
+            kv_insert(&db, &new, &value);
             rates.push(start.elapsed());
         }
         if !rates.is_empty() {
