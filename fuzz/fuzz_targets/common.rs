@@ -18,33 +18,11 @@ pub fn tolerate_known_bugs() -> bool {
 /// and repair deletes it. True if `canonical` holds such a literal (more than 16 digits, or
 /// above 2^53-1).
 pub fn has_unsafe_integer_literal(canonical: &str) -> bool {
-    let b = canonical.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                while i < b.len() && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
-                    i += 1;
-                }
-                let tok = canonical[start..i].trim_start_matches('-');
-                if tok.bytes().all(|c| c.is_ascii_digit())
-                    && (tok.len() > 16 || tok.parse::<u64>().map_or(true, |n| n > (1u64 << 53) - 1))
-                {
-                    return true;
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    false
+    number_tokens(canonical).into_iter().any(|t| {
+        let tok = t.trim_start_matches('-');
+        tok.bytes().all(|c| c.is_ascii_digit())
+            && (tok.len() > 16 || tok.parse::<u64>().map_or(true, |n| n > (1u64 << 53) - 1))
+    })
 }
 
 /// An error code a call may return on bad input; a panic or an unexpected code is a bug.
