@@ -21,13 +21,17 @@ fn filled(dir: &std::path::Path, n: usize, value: &[u8]) -> Cache {
     c
 }
 
+/// The keys of the entries `filled` wrote.
+fn keys_of(n: usize) -> Vec<String> {
+    (0..n).map(|i| cacheness::cache::selector_key(&format!(r#"{{"bench":{i}}}"#)).unwrap()).collect()
+}
+
 fn single_ops(cr: &mut Criterion) {
     let n = n();
     let t = tempfile::tempdir().unwrap();
     let value = vec![7u8; 4096];
     let c = filled(t.path(), n, &value);
-    let keys: Vec<String> =
-        (0..n).map(|i| cacheness::cache::selector_key(&format!(r#"{{"bench":{i}}}"#)).unwrap()).collect();
+    let keys = keys_of(n);
     let mut g = cr.benchmark_group("4KiB");
     g.throughput(Throughput::Elements(1));
     let mut i = 0usize;
@@ -139,8 +143,7 @@ fn hotspots(cr: &mut Criterion) {
     let t = tempfile::tempdir().unwrap();
     let value = vec![7u8; 4096];
     let c = filled(t.path(), n, &value);
-    let keys: Vec<String> =
-        (0..n).map(|i| cacheness::cache::selector_key(&format!(r#"{{"bench":{i}}}"#)).unwrap()).collect();
+    let keys = keys_of(n);
     let mut g = cr.benchmark_group("hotspots_4KiB");
     g.sample_size(10);
     g.throughput(Throughput::Elements(1000.min(n) as u64));
